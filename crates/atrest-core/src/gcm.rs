@@ -1,0 +1,105 @@
+//! Backend dispatch for AES-GCM, and the checks every backend shares: GCM's length limits, the
+//! constant-time tag comparison, and wiping the output when a message does not verify.
+
+use aead::inout::InOutBuf;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
+use crate::backend::detect::{self, Token};
+use crate::backend::{Backend, soft};
+use crate::error::{BackendError, OpenError, SealError};
+
+/// A GCM authentication tag.
+pub type Tag = [u8; 16];
+
+/// Length of a GCM tag in bytes.
+pub const TAG_LEN: usize = 16;
+
+/// The longest plaintext GCM encrypts under one nonce: 2^32 - 2 blocks, i.e. 2^36 - 32 bytes.
+pub const MAX_MESSAGE_LEN: u64 = (1 << 36) - 32;
+
+/// The longest associated data GCM authenticates: 2^64 - 1 bits.
+pub const MAX_AAD_LEN: u64 = (1 << 61) - 1;
+
+/// GCM's final GHASH block: the bit lengths of the AAD and the ciphertext, big-endian.
+pub(crate) fn length_block(aad_len: usize, ct_len: usize) -> [u8; 16] {
+    let mut block = [0u8; 16];
+    block[..8].copy_from_slice(&((aad_len as u64) * 8).to_be_bytes());
+    block[8..].copy_from_slice(&((ct_len as u64) * 8).to_be_bytes());
+    block
+}
+
+/// An expanded AES-GCM key bound to the backend chosen when it was built.
+pub(crate) enum GcmKey {
+    Soft(soft::GcmKey),
+}
+
+impl GcmKey {
+    /// Expands `key` (16 or 32 bytes, checked by the caller) for `backend`.
+    pub(crate) fn new(backend: Backend, key: &[u8]) -> Result<GcmKey, BackendError> {
+        let token = detect::token(backend)
+            .ok_or_else(|| BackendError::Unsupported { backend, supported: crate::backend::supported() })?;
+        Ok(match token {
+            Token::Soft => GcmKey::Soft(soft::GcmKey::new(key)),
+        })
+    }
+
+    /// The backend this key runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            GcmKey::Soft(_) => Backend::Soft,
+        }
+    }
+
+    /// Encrypts `buf` in place or from its input to its output, returning the tag.
+    pub(crate) fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: InOutBuf<'_, '_, u8>) -> Result<Tag, SealError> {
+        check_len(buf.len(), aad.len()).map_err(|e| match e {
+            LimitError::Message(len) => SealError::MessageTooLong { len, max: MAX_MESSAGE_LEN },
+            LimitError::Aad(len) => SealError::AadTooLong { len },
+        })?;
+        Ok(match self {
+            GcmKey::Soft(k) => k.seal(nonce, aad, buf),
+        })
+    }
+
+    /// Decrypts `buf` and verifies `tag`. On failure the output is zeroed and one opaque error returned.
+    pub(crate) fn open(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        mut buf: InOutBuf<'_, '_, u8>,
+        tag: &Tag,
+    ) -> Result<(), OpenError> {
+        check_len(buf.len(), aad.len()).map_err(|e| match e {
+            LimitError::Message(len) => OpenError::MessageTooLong { len, max: MAX_MESSAGE_LEN },
+            LimitError::Aad(len) => OpenError::AadTooLong { len },
+        })?;
+        let mut computed = match self {
+            GcmKey::Soft(k) => k.open(nonce, aad, buf.reborrow()),
+        };
+        let ok: bool = computed.ct_eq(tag).into();
+        computed.zeroize();
+        if ok {
+            Ok(())
+        } else {
+            buf.get_out().zeroize();
+            Err(OpenError::Authentication)
+        }
+    }
+}
+
+enum LimitError {
+    Message(u64),
+    Aad(u64),
+}
+
+fn check_len(msg: usize, aad: usize) -> Result<(), LimitError> {
+    let (msg, aad) = (msg as u64, aad as u64);
+    if msg > MAX_MESSAGE_LEN {
+        return Err(LimitError::Message(msg));
+    }
+    if aad > MAX_AAD_LEN {
+        return Err(LimitError::Aad(aad));
+    }
+    Ok(())
+}
