@@ -32,6 +32,8 @@ pub(crate) fn length_block(aad_len: usize, ct_len: usize) -> [u8; 16] {
 /// An expanded AES-GCM key bound to the backend chosen when it was built.
 pub(crate) enum GcmKey {
     Soft(soft::GcmKey),
+    #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+    Armv8(crate::backend::aarch64::GcmKey),
 }
 
 impl GcmKey {
@@ -41,6 +43,8 @@ impl GcmKey {
             .ok_or_else(|| BackendError::Unsupported { backend, supported: crate::backend::supported() })?;
         Ok(match token {
             Token::Soft => GcmKey::Soft(soft::GcmKey::new(key)),
+            #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+            Token::Armv8(cpu) => GcmKey::Armv8(crate::backend::aarch64::GcmKey::new(cpu, key)),
         })
     }
 
@@ -48,6 +52,8 @@ impl GcmKey {
     pub(crate) fn backend(&self) -> Backend {
         match self {
             GcmKey::Soft(_) => Backend::Soft,
+            #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+            GcmKey::Armv8(_) => Backend::Armv8,
         }
     }
 
@@ -59,6 +65,8 @@ impl GcmKey {
         })?;
         Ok(match self {
             GcmKey::Soft(k) => k.seal(nonce, aad, buf),
+            #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+            GcmKey::Armv8(k) => k.seal(nonce, aad, buf),
         })
     }
 
@@ -76,6 +84,8 @@ impl GcmKey {
         })?;
         let mut computed = match self {
             GcmKey::Soft(k) => k.open(nonce, aad, buf.reborrow()),
+            #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+            GcmKey::Armv8(k) => k.open(nonce, aad, buf.reborrow()),
         };
         let ok: bool = computed.ct_eq(tag).into();
         computed.zeroize();
@@ -102,4 +112,28 @@ fn check_len(msg: usize, aad: usize) -> Result<(), LimitError> {
         return Err(LimitError::Aad(aad));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcm_length_limits_are_enforced_at_the_boundary() {
+        // Buffers of 2^36 bytes cannot be allocated in a test, so the limit check itself is tested.
+        let max = MAX_MESSAGE_LEN as usize;
+        assert!(check_len(max, 0).is_ok());
+        assert!(matches!(check_len(max + 1, 0), Err(LimitError::Message(n)) if n == MAX_MESSAGE_LEN + 1));
+        assert!(matches!(check_len(usize::MAX, 0), Err(LimitError::Message(_))));
+        assert!(check_len(0, MAX_AAD_LEN as usize).is_ok());
+        assert!(matches!(check_len(0, MAX_AAD_LEN as usize + 1), Err(LimitError::Aad(_))));
+        assert_eq!(MAX_MESSAGE_LEN, (1u64 << 32) * 16 - 32, "2^32 - 2 blocks of 16 bytes");
+    }
+
+    #[test]
+    fn length_block_is_bit_lengths_big_endian() {
+        let b = length_block(3, 0x1_0000_0001);
+        assert_eq!(&b[..8], &24u64.to_be_bytes());
+        assert_eq!(&b[8..], &(0x1_0000_0001u64 * 8).to_be_bytes());
+    }
 }
