@@ -21,6 +21,7 @@ mod aes_gcm;
 pub mod backend;
 mod error;
 mod gcm;
+pub mod page;
 mod xaes;
 
 pub use aead;
