@@ -1,0 +1,52 @@
+//! # atrest-keys
+//!
+//! The key hierarchy of atrest. A **master key** (KEK) lives in a key service that is separate from the
+//! storage and need never leave it; **data keys** (DEKs), which seal the pages, are kept in the data directory
+//! only wrapped under a master key, in the **keyring**.
+//!
+//! ```text
+//!  key service (KeyProvider)             data directory
+//!  ┌──────────────────────────┐          ┌───────────────────────────────────────────┐
+//!  │ master key "m1" (KEK)    │──wraps──▶│ keyring: entry 1 store      active        │
+//!  │  local key file / HSM    │          │          entry 2 coll. 7    decrypt-only  │
+//!  └──────────────────────────┘          │          entry 3 coll. 7    active        │
+//!                                        │ pages: header names data key id, sealed   │
+//!                                        │        with XAES-256-GCM under that DEK   │
+//!                                        └───────────────────────────────────────────┘
+//! ```
+//!
+//! ```
+//! use std::sync::Arc;
+//! use atrest_keys::{InsecureMemoryProvider, Keyring, MasterKeyId, Scope, SystemClock};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let master = MasterKeyId::new("m1").unwrap();
+//! let provider = Arc::new(InsecureMemoryProvider::with_master_key(&master).unwrap());
+//! let keyring = Keyring::create(dir.path(), provider.clone(), &master, Arc::new(SystemClock)).unwrap();
+//! let (id, key) = keyring.active_key(Scope::Collection(7)).unwrap();
+//! drop(keyring);
+//!
+//! let keyring = Keyring::open(dir.path(), provider, Arc::new(SystemClock)).unwrap();
+//! assert_eq!(keyring.key(id).unwrap().expose_secret(), key.expose_secret());
+//! ```
+//!
+//! Providers: [`LocalKeyFileProvider`] (the embedded default), a PKCS#11 provider for HSMs, and
+//! [`InsecureMemoryProvider`] for tests. See `docs/keys.md` for the keyring format and rotation procedure.
+
+mod atomic;
+mod clock;
+mod error;
+mod keyring;
+mod provider;
+mod secret;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{KeyError, Result};
+pub use keyring::{
+    EntryInfo, KEYRING_FILE, KeyState, Keyring, KeyringOptions, MasterKeyRotation, ReferenceCheck, Scope,
+};
+pub use provider::{
+    InsecureMemoryProvider, KeyProvider, LocalKeyFileProvider, ProviderHealth, RetryPolicy, Retrying,
+    SimulatedFault, Sleeper, ThreadSleeper, default_key_file_path,
+};
+pub use secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};

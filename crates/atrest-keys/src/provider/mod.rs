@@ -1,0 +1,73 @@
+//! The key service interface and its providers.
+//!
+//! A provider holds master keys (KEKs) and wraps and unwraps data keys under them; the keyring in the data
+//! directory keeps only what a provider returned from [`KeyProvider::wrap`]. Providers are called with the
+//! entry metadata as associated data; those that can bind it (the local key file, the in-memory provider) do,
+//! and the keyring binds it again under the data key itself, so a provider that cannot (RFC 3394 key wrap in a
+//! PKCS#11 token) still yields a keyring whose tampered entries fail.
+//!
+//! Network providers (KMIP) fail with [`KeyError::ProviderUnreachable`] for anything a retry may fix; wrap a
+//! provider in [`Retrying`] to retry those with backoff.
+
+mod local_file;
+mod memory;
+mod retry;
+mod xaes_wrap;
+
+use std::fmt;
+
+pub use local_file::{LocalKeyFileProvider, default_key_file_path};
+pub use memory::{InsecureMemoryProvider, SimulatedFault};
+pub use retry::{RetryPolicy, Retrying, Sleeper, ThreadSleeper};
+
+use crate::error::Result;
+use crate::secret::{DataKey, MasterKeyId};
+
+/// What a provider says about itself when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderHealth {
+    /// The provider, as [`KeyProvider::describe`] names it.
+    pub provider: String,
+    /// The master keys it holds.
+    pub master_keys: Vec<MasterKeyId>,
+}
+
+/// A key service: holds master keys and wraps data keys under them.
+///
+/// Implementations must be usable from several threads. Every method that talks to the service returns
+/// [`crate::KeyError::ProviderUnreachable`] when the service cannot be reached, and
+/// [`crate::KeyError::MasterKeyNotFound`] when the named master key is absent.
+pub trait KeyProvider: Send + Sync + fmt::Debug {
+    /// The kind of provider, recorded in every keyring entry (`local-file`, `pkcs11`, `insecure-memory`).
+    fn kind(&self) -> &'static str;
+
+    /// A human-readable name for messages: the kind and where it is (a path, a token label).
+    fn describe(&self) -> String;
+
+    /// The ids of the master keys this provider holds.
+    fn master_key_ids(&self) -> Result<Vec<MasterKeyId>>;
+
+    /// Creates a new master key under `id`, generated inside the provider where it can.
+    ///
+    /// # Errors
+    /// [`crate::KeyError::MasterKeyExists`] when the id is taken.
+    fn create_master_key(&self, id: &MasterKeyId) -> Result<()>;
+
+    /// Wraps `key` under master key `master`, binding `aad` where the mechanism allows.
+    fn wrap(&self, master: &MasterKeyId, key: &DataKey, aad: &[u8]) -> Result<Vec<u8>>;
+
+    /// Unwraps what [`KeyProvider::wrap`] returned.
+    ///
+    /// # Errors
+    /// [`crate::KeyError::UnwrapFailed`] when the wrapped key does not authenticate under this master key.
+    fn unwrap(&self, master: &MasterKeyId, wrapped: &[u8], aad: &[u8]) -> Result<DataKey>;
+
+    /// Retires a master key once nothing is wrapped under it any more (the last step of master-key rotation).
+    /// Providers whose keys are managed elsewhere may keep the key and only stop using it.
+    fn retire_master_key(&self, id: &MasterKeyId) -> Result<()>;
+
+    /// Checks that the service answers, and lists its master keys.
+    fn health(&self) -> Result<ProviderHealth> {
+        Ok(ProviderHealth { provider: self.describe(), master_keys: self.master_key_ids()? })
+    }
+}
