@@ -88,7 +88,16 @@ fn probe() -> CpuFeatures {
 pub(crate) enum Token {
     /// The portable backend needs no proof.
     Soft,
+    /// The probe found ARMv8 AES and PMULL.
+    #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+    Armv8(Armv8Token),
 }
+
+/// Proof that the CPU has the ARMv8 AES and PMULL instructions. Its field is private, so only [`token`]
+/// makes one.
+#[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Armv8Token(());
 
 /// The token for `backend`, if this host can run it and this build contains it. Tokens are made only
 /// here, from the features the probe really found.
@@ -99,7 +108,11 @@ pub(crate) fn token(backend: Backend) -> Option<Token> {
     match backend {
         Backend::Soft => Some(Token::Soft),
         // Hardware backends are added with their leaf modules.
-        Backend::VaesAvx2 | Backend::Aesni | Backend::Armv8 => None,
+        #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+        Backend::Armv8 => Some(Token::Armv8(Armv8Token(()))),
+        #[cfg(not(all(target_arch = "aarch64", target_endian = "little")))]
+        Backend::Armv8 => None,
+        Backend::VaesAvx2 | Backend::Aesni => None,
     }
 }
 

@@ -8,6 +8,8 @@
 //! Selection order: a backend named explicitly through the API; else the `ATREST_BACKEND` environment
 //! variable (read once per process); else the first entry of [`PRIORITY`] that this host supports.
 
+#[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+pub(crate) mod aarch64;
 pub(crate) mod detect;
 pub(crate) mod soft;
 
