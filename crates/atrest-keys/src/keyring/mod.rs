@@ -189,7 +189,14 @@ impl Keyring {
             }
             let masters: Vec<MasterKeyId> = state.data.checks.keys().cloned().collect();
             for master in &masters {
-                keyring.verify_check(&state.data, master)?;
+                match keyring.verify_check(&state.data, master) {
+                    // Live keys under this master key did unwrap, so the key is right and the check value
+                    // was altered.
+                    Err(KeyError::WrongMasterKey { .. }) if live.iter().any(|e| &e.info.master_key == master) => {
+                        return Err(keyring.tampered(0, "the master-key check value was altered"));
+                    }
+                    other => other?,
+                }
             }
             if !state.data.checks.contains_key(&state.data.master_key) {
                 return Err(keyring.tampered(0, "the current master key has no check value"));

@@ -11,6 +11,7 @@
 
 mod local_file;
 mod memory;
+mod pkcs11;
 mod retry;
 mod xaes_wrap;
 
@@ -18,6 +19,7 @@ use std::fmt;
 
 pub use local_file::{LocalKeyFileProvider, default_key_file_path};
 pub use memory::{InsecureMemoryProvider, SimulatedFault};
+pub use pkcs11::{Pkcs11Config, Pkcs11Provider};
 pub use retry::{RetryPolicy, Retrying, Sleeper, ThreadSleeper};
 
 use crate::error::Result;
