@@ -34,6 +34,10 @@ pub(crate) enum GcmKey {
     Soft(soft::GcmKey),
     #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
     Armv8(crate::backend::aarch64::GcmKey),
+    #[cfg(target_arch = "x86_64")]
+    VaesAvx2(Box<crate::backend::x86::vaes_avx2::GcmKey>),
+    #[cfg(target_arch = "x86_64")]
+    Aesni(crate::backend::x86::aesni::GcmKey),
 }
 
 impl GcmKey {
@@ -45,6 +49,10 @@ impl GcmKey {
             Token::Soft => GcmKey::Soft(soft::GcmKey::new(key)),
             #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
             Token::Armv8(cpu) => GcmKey::Armv8(crate::backend::aarch64::GcmKey::new(cpu, key)),
+            #[cfg(target_arch = "x86_64")]
+            Token::VaesAvx2(cpu) => GcmKey::VaesAvx2(Box::new(crate::backend::x86::vaes_avx2::GcmKey::new(key, cpu))),
+            #[cfg(target_arch = "x86_64")]
+            Token::Aesni(cpu) => GcmKey::Aesni(crate::backend::x86::aesni::GcmKey::new(key, cpu)),
         })
     }
 
@@ -54,6 +62,10 @@ impl GcmKey {
             GcmKey::Soft(_) => Backend::Soft,
             #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
             GcmKey::Armv8(_) => Backend::Armv8,
+            #[cfg(target_arch = "x86_64")]
+            GcmKey::VaesAvx2(_) => Backend::VaesAvx2,
+            #[cfg(target_arch = "x86_64")]
+            GcmKey::Aesni(_) => Backend::Aesni,
         }
     }
 
@@ -67,6 +79,10 @@ impl GcmKey {
             GcmKey::Soft(k) => k.seal(nonce, aad, buf),
             #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
             GcmKey::Armv8(k) => k.seal(nonce, aad, buf),
+            #[cfg(target_arch = "x86_64")]
+            GcmKey::VaesAvx2(k) => k.seal(nonce, aad, buf),
+            #[cfg(target_arch = "x86_64")]
+            GcmKey::Aesni(k) => k.seal(nonce, aad, buf),
         })
     }
 
@@ -86,6 +102,10 @@ impl GcmKey {
             GcmKey::Soft(k) => k.open(nonce, aad, buf.reborrow()),
             #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
             GcmKey::Armv8(k) => k.open(nonce, aad, buf.reborrow()),
+            #[cfg(target_arch = "x86_64")]
+            GcmKey::VaesAvx2(k) => k.open(nonce, aad, buf.reborrow()),
+            #[cfg(target_arch = "x86_64")]
+            GcmKey::Aesni(k) => k.open(nonce, aad, buf.reborrow()),
         };
         let ok: bool = computed.ct_eq(tag).into();
         computed.zeroize();

@@ -17,6 +17,11 @@ pub struct CpuFeatures {
     pub aes: bool,
     /// x86 PCLMULQDQ.
     pub pclmulqdq: bool,
+    /// x86 SSSE3 (`pshufb`, used to byte-swap blocks).
+    pub ssse3: bool,
+    /// x86: the OS saves YMM register state (CPUID OSXSAVE and XCR0 bits 1-2), which every VEX-encoded
+    /// instruction needs. Read directly, so the rule does not depend on how a detector folds it in.
+    pub ymm_state: bool,
     /// x86 AVX with YMM state enabled by the OS.
     pub avx: bool,
     /// x86 AVX2 with YMM state enabled by the OS.
@@ -43,6 +48,8 @@ impl CpuFeatures {
         let all = [
             (self.aes, "aes"),
             (self.pclmulqdq, "pclmulqdq"),
+            (self.ssse3, "ssse3"),
+            (self.ymm_state, "ymm-state"),
             (self.avx, "avx"),
             (self.avx2, "avx2"),
             (self.vaes, "vaes"),
@@ -60,6 +67,8 @@ fn probe() -> CpuFeatures {
     CpuFeatures {
         aes: std::arch::is_x86_feature_detected!("aes"),
         pclmulqdq: std::arch::is_x86_feature_detected!("pclmulqdq"),
+        ssse3: std::arch::is_x86_feature_detected!("ssse3"),
+        ymm_state: super::x86::cpu::os_saves_ymm(),
         avx: std::arch::is_x86_feature_detected!("avx"),
         avx2: std::arch::is_x86_feature_detected!("avx2"),
         vaes: std::arch::is_x86_feature_detected!("vaes"),
@@ -91,6 +100,40 @@ pub(crate) enum Token {
     /// The probe found ARMv8 AES and PMULL.
     #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
     Armv8(Armv8Token),
+    /// The probe found VAES, VPCLMULQDQ, AVX2, AES-NI, PCLMULQDQ and OS-enabled YMM state.
+    #[cfg(target_arch = "x86_64")]
+    VaesAvx2(VaesAvx2Token),
+    /// The probe found AES-NI, PCLMULQDQ and SSSE3 (and says whether AVX encodings may be used).
+    #[cfg(target_arch = "x86_64")]
+    Aesni(AesniToken),
+}
+
+/// Proof that the CPU runs the `vaes-avx2` backend's instructions. Its field is private, so only [`token`]
+/// makes one.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VaesAvx2Token(());
+
+/// Proof that the CPU runs the `aesni` backend's instructions; `avx` says whether the VEX-encoded variant
+/// may run too. Its field is private, so only [`token`] makes one.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AesniToken {
+    avx: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl AesniToken {
+    /// Whether the AVX (VEX-encoded) variant may run: AVX present and its register state enabled.
+    pub(crate) fn avx(self) -> bool {
+        self.avx
+    }
+}
+
+/// Whether the `aesni` backend may use VEX (AVX) encodings with `features`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) fn aesni_uses_avx(features: CpuFeatures) -> bool {
+    features.avx && features.ymm_state
 }
 
 /// Proof that the CPU has the ARMv8 AES and PMULL instructions. Its field is private, so only [`token`]
@@ -112,6 +155,11 @@ pub(crate) fn token(backend: Backend) -> Option<Token> {
         Backend::Armv8 => Some(Token::Armv8(Armv8Token(()))),
         #[cfg(not(all(target_arch = "aarch64", target_endian = "little")))]
         Backend::Armv8 => None,
+        #[cfg(target_arch = "x86_64")]
+        Backend::VaesAvx2 => Some(Token::VaesAvx2(VaesAvx2Token(()))),
+        #[cfg(target_arch = "x86_64")]
+        Backend::Aesni => Some(Token::Aesni(AesniToken { avx: aesni_uses_avx(CpuFeatures::get()) })),
+        #[cfg(not(target_arch = "x86_64"))]
         Backend::VaesAvx2 | Backend::Aesni => None,
     }
 }
@@ -121,8 +169,19 @@ pub(crate) fn token(backend: Backend) -> Option<Token> {
 pub(crate) fn allowed(backend: Backend, features: CpuFeatures) -> bool {
     match backend {
         Backend::Soft => true,
-        Backend::VaesAvx2 => features.vaes && features.vpclmulqdq && features.avx2 && features.avx,
-        Backend::Aesni => features.aes && features.pclmulqdq,
+        // VAES/VPCLMULQDQ on YMM registers need only AVX2-level state (XCR0 bits 1-2), not AVX-512 state:
+        // a CPU with VAES whose OS enables no ZMM state still runs this backend.
+        Backend::VaesAvx2 => {
+            features.vaes
+                && features.vpclmulqdq
+                && features.avx2
+                && features.avx
+                && features.ymm_state
+                && features.aes
+                && features.pclmulqdq
+                && features.ssse3
+        }
+        Backend::Aesni => features.aes && features.pclmulqdq && features.ssse3,
         Backend::Armv8 => features.arm_aes && features.arm_pmull,
     }
 }

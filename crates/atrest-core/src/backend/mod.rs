@@ -12,6 +12,8 @@
 pub(crate) mod aarch64;
 pub(crate) mod detect;
 pub(crate) mod soft;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86;
 
 use std::fmt;
 use std::sync::OnceLock;
