@@ -1,0 +1,223 @@
+//! Group commit: callers queue their operations; one of them becomes the leader, packs everything queued
+//! into page runs, seals them as batches across threads, writes each batch with one large write, syncs once,
+//! applies the operations to the in-memory state and only then wakes the callers. No caller is told "done"
+//! before its bytes are durable; after a failed write the store is poisoned (fjall's `Poisoned`).
+
+use crate::error::{Result, StoreError};
+use crate::index::AttEntry;
+use crate::json::IndexKey;
+use crate::keys::KeyScope;
+use crate::log::BatchBuf;
+use crate::record::{Extent, Loc, Record};
+use crate::store::{State, Store};
+use atrest_core::page::PageKind;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// One operation to commit.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// A record, with the index keys of a Put.
+    Rec(Record, Vec<IndexKey>),
+    /// Attachment bytes of a collection, stored as chunk pages; their extents are returned.
+    Chunks(u64, Vec<u8>),
+}
+
+type Slot = Arc<Mutex<Option<Result<Vec<Extent>, String>>>>;
+
+pub(crate) struct Job {
+    ops: Vec<Op>,
+    sync: bool,
+    slot: Slot,
+}
+
+/// The queue the leader drains.
+#[derive(Default)]
+pub(crate) struct Queue {
+    pending: Vec<Job>,
+    leader: bool,
+}
+
+/// Where an op's output lands once its batch is placed.
+enum Placed {
+    Rec { page: usize, offset: usize, len: usize, rec: Record, keys: Vec<IndexKey> },
+    Chunk { job: usize, first: usize, pages: usize },
+}
+
+impl Store {
+    /// Commits `ops` durably (if `sync`) and returns the extents of any chunk ops.
+    pub(crate) fn submit(&self, ops: Vec<Op>, sync: bool) -> Result<Vec<Extent>> {
+        self.check_poison()?;
+        let slot: Slot = Arc::new(Mutex::new(None));
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.pending.push(Job { ops, sync, slot: slot.clone() });
+        loop {
+            if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r.map_err(|cause| StoreError::Poisoned { cause });
+            }
+            if !q.leader {
+                q.leader = true;
+                let jobs = std::mem::take(&mut q.pending);
+                drop(q);
+                self.lead(jobs);
+                q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                q.leader = false;
+                self.queue_cv.notify_all();
+                continue;
+            }
+            q = self.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    pub(crate) fn check_poison(&self) -> Result<()> {
+        match &*self.poison.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(cause) => Err(StoreError::Poisoned { cause: cause.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    fn lead(&self, jobs: Vec<Job>) {
+        let slots: Vec<Slot> = jobs.iter().map(|j| j.slot.clone()).collect();
+        let result = self.check_poison().and_then(|()| self.in_pool(|| self.write_jobs(jobs)));
+        match result {
+            Ok(extents) => {
+                for (slot, ext) in slots.iter().zip(extents) {
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Ok(ext));
+                }
+            }
+            Err(e) => {
+                let cause = match e {
+                    StoreError::Poisoned { cause } => cause,
+                    e => e.to_string(),
+                };
+                let mut p = self.poison.lock().unwrap_or_else(|p| p.into_inner());
+                p.get_or_insert_with(|| cause.clone());
+                for slot in &slots {
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(cause.clone()));
+                }
+            }
+        }
+    }
+
+    /// Packs, seals, writes and syncs the jobs, then applies them. Returns each job's chunk extents.
+    fn write_jobs(&self, jobs: Vec<Job>) -> Result<Vec<Vec<Extent>>> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let sync = jobs.iter().any(|j| j.sync);
+        let mut out: Vec<Vec<Extent>> = vec![Vec::new(); jobs.len()];
+        // Group by collection, keeping each collection's order, so each collection gets one run of pages.
+        let mut by_coll: BTreeMap<u64, Vec<(usize, Op)>> = BTreeMap::new();
+        for (j, job) in jobs.into_iter().enumerate() {
+            for op in job.ops {
+                let coll = match &op {
+                    Op::Rec(r, _) => r.coll(),
+                    Op::Chunks(c, _) => *c,
+                };
+                by_coll.entry(coll).or_default().push((j, op));
+            }
+        }
+        let mut applied: Vec<(Loc, Record, Vec<IndexKey>)> = Vec::new();
+        let mut batch = BatchBuf::new(&self.codec);
+        let mut placed: Vec<Placed> = Vec::new();
+        let mut seg_keys: Vec<(u64, u32)> = Vec::new();
+        let mut written = 0u64;
+        let mut flush = |batch: &mut BatchBuf, placed: &mut Vec<Placed>, w: &mut crate::log::LogWriter| -> Result<()> {
+            if batch.pages() == 0 {
+                return Ok(());
+            }
+            let seq = self.next_batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            batch.finish(seq, w.synced);
+            let (seg, base, keys) = w.append(&*self.storage, &self.codec, batch, &mut || self.alloc_file_id())?;
+            w.appended = seq;
+            written += batch.bytes() as u64;
+            seg_keys.extend(keys.into_iter().map(|k| (seg, k)));
+            for p in placed.drain(..) {
+                match p {
+                    Placed::Rec { page, offset, len, rec, keys, .. } => {
+                        let loc = Loc { seg, page: base + page as u64, offset: offset as u32, len: len as u32 };
+                        applied.push((loc, rec, keys));
+                    }
+                    Placed::Chunk { job, first, pages } => {
+                        let ext = Extent { seg, first: base + first as u64, pages: pages as u32 };
+                        merge_extent(&mut out[job], ext);
+                    }
+                }
+            }
+            *batch = BatchBuf::new(&self.codec);
+            Ok(())
+        };
+        for (coll, ops) in by_coll {
+            for (job, op) in ops {
+                match op {
+                    Op::Rec(rec, keys) => {
+                        let (head, tail) = rec.parts();
+                        let len = head.len() + tail.len();
+                        if batch.current() != Some((KeyScope::Collection(coll), PageKind::Data)) {
+                            batch.begin(KeyScope::Collection(coll), PageKind::Data);
+                        }
+                        let (page, offset) = batch.pos();
+                        batch.push(&head);
+                        batch.push(tail);
+                        placed.push(Placed::Rec { page, offset, len, rec, keys });
+                    }
+                    Op::Chunks(_, data) => {
+                        let cap = self.codec.payload_cap();
+                        for chunk in data.chunks(cap) {
+                            if batch.current() != Some((KeyScope::Collection(coll), PageKind::Attachment)) {
+                                batch.begin(KeyScope::Collection(coll), PageKind::Attachment);
+                            }
+                            let first = batch.push_chunk(chunk);
+                            placed.push(Placed::Chunk { job, first, pages: 1 });
+                            if batch.bytes() >= self.cfg.batch_bytes {
+                                flush(&mut batch, &mut placed, &mut writer)?;
+                            }
+                        }
+                    }
+                }
+                if batch.bytes() >= self.cfg.batch_bytes {
+                    flush(&mut batch, &mut placed, &mut writer)?;
+                }
+            }
+        }
+        flush(&mut batch, &mut placed, &mut writer)?;
+        if sync {
+            writer.sync(&*self.storage)?;
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        for (seg, key) in seg_keys {
+            state.seg_keys.entry(seg).or_default().insert(key);
+        }
+        for (loc, rec, keys) in applied {
+            apply(&mut state, loc, rec, keys);
+        }
+        state.since_checkpoint += written;
+        if state.since_checkpoint >= self.cfg.checkpoint_bytes {
+            self.checkpoint_locked(&mut state, &writer)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Appends `ext` to `list`, merging it into the last extent when they are adjacent.
+fn merge_extent(list: &mut Vec<Extent>, ext: Extent) {
+    if let Some(last) = list.last_mut()
+        && last.seg == ext.seg
+        && last.first + u64::from(last.pages) == ext.first
+    {
+        last.pages += ext.pages;
+        return;
+    }
+    list.push(ext);
+}
+
+/// Applies one durable record to the in-memory state (also used by recovery).
+pub(crate) fn apply(state: &mut State, loc: Loc, rec: Record, keys: Vec<IndexKey>) {
+    let Some(c) = state.colls.get_mut(&rec.coll()) else { return };
+    match rec {
+        Record::Put { id, .. } => c.put(&id, loc, keys),
+        Record::Delete { id, .. } => {
+            c.delete(&id);
+        }
+        Record::Attach { id, name, len, extents, .. } => c.attach(&id, name, AttEntry { len, extents }),
+        Record::Detach { id, name, .. } => c.detach(&id, &name),
+    }
+}

@@ -1,0 +1,61 @@
+//! How a store is opened: where its files are, where its keys come from, and its tuning.
+
+use crate::error::{Result, StoreError};
+use crate::json::Limits;
+use crate::keys::KeySource;
+use crate::storage::Storage;
+use atrest_core::page::PageSize;
+use std::sync::Arc;
+
+/// Everything [`crate::Store::create`] and [`crate::Store::open`] need.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The data directory (or a test double).
+    pub storage: Arc<dyn Storage>,
+    /// The key hierarchy.
+    pub keys: Arc<dyn KeySource>,
+    /// Page size of a new store (an existing store keeps its own). Default 16 KiB.
+    pub page_size: PageSize,
+    /// A segment is closed once it reaches this size. Default 64 MiB.
+    pub segment_bytes: u64,
+    /// A commit batch is cut into writes of at most this size (one aligned write each). Default 8 MiB.
+    pub batch_bytes: usize,
+    /// The index is checkpointed once this much log was written since the last checkpoint. Default 256 MiB.
+    pub checkpoint_bytes: u64,
+    /// Id and document size limits.
+    pub limits: Limits,
+    /// Threads used to seal and open batches (0: one per core).
+    pub threads: usize,
+}
+
+impl StoreConfig {
+    /// A configuration with defaults.
+    pub fn new(storage: Arc<dyn Storage>, keys: Arc<dyn KeySource>) -> StoreConfig {
+        StoreConfig {
+            storage,
+            keys,
+            page_size: PageSize::KIB_16,
+            segment_bytes: 64 << 20,
+            batch_bytes: 8 << 20,
+            checkpoint_bytes: 256 << 20,
+            limits: Limits::default(),
+            threads: 0,
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.segment_bytes < self.page_size.bytes() as u64 * 4 {
+            return Err(StoreError::Config("segment_bytes must hold at least 4 pages".into()));
+        }
+        if self.batch_bytes < self.page_size.bytes() {
+            return Err(StoreError::Config("batch_bytes must hold at least one page".into()));
+        }
+        if self.limits.max_id_len == 0 || self.limits.max_id_len > 64 << 10 {
+            return Err(StoreError::Config("max_id_len must be 1 to 65536 bytes".into()));
+        }
+        if self.limits.max_doc_len == 0 || self.limits.max_doc_len > 1 << 30 {
+            return Err(StoreError::Config("max_doc_len must be 1 byte to 1 GiB".into()));
+        }
+        Ok(())
+    }
+}

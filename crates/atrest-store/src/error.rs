@@ -1,0 +1,164 @@
+//! The store's errors: each says what went wrong and where (collection, file, offset), so an operator can act
+//! on it. Page authentication failures surface as [`StoreError::Integrity`], never as data.
+
+use std::io;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An I/O operation failed.
+    #[error("{op} {file}: {source}")]
+    Io {
+        /// What the store was doing.
+        op: &'static str,
+        /// The file (full path or storage name).
+        file: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A page failed to open, or its content did not decode: the data was tampered with or corrupted.
+    #[error("integrity error in {}{file} at offset {offset}: {detail}",
+        collection.as_ref().map(|c| format!("collection {c:?}, file ")).unwrap_or_else(|| "file ".into()))]
+    Integrity {
+        /// The collection the page belongs to, when known.
+        collection: Option<String>,
+        /// The file.
+        file: String,
+        /// Byte offset of the page in the file.
+        offset: u64,
+        /// What failed (authentication, unknown key, malformed record).
+        detail: String,
+    },
+    /// An earlier write failed; the store refuses writes until it is reopened (nothing acknowledged is lost).
+    #[error("the store refuses writes after a failed write ({cause}); reopen it to recover")]
+    Poisoned {
+        /// The failure that poisoned it.
+        cause: String,
+    },
+    /// The directory holds no store.
+    #[error("no atrest store in {dir} (missing {file}); run `atrest init` first")]
+    NotAStore {
+        /// The data directory.
+        dir: String,
+        /// The file that was expected.
+        file: &'static str,
+    },
+    /// A store already exists where one was to be created.
+    #[error("a store already exists in {dir}")]
+    AlreadyExists {
+        /// The data directory.
+        dir: String,
+    },
+    /// The store's format file is from another version or is damaged.
+    #[error("bad store format file {file}: {detail}")]
+    Format {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The document id is empty.
+    #[error("document id is empty")]
+    EmptyId,
+    /// The document id is longer than allowed.
+    #[error("document id is {len} bytes, more than the limit of {max}")]
+    IdTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The document is larger than allowed.
+    #[error("document is {len} bytes, more than the limit of {max}")]
+    DocumentTooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The document is not valid JSON.
+    #[error("document is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// The document is valid JSON but not an object.
+    #[error("document must be a JSON object")]
+    NotAnObject,
+    /// A query value must be a string, number, boolean or null.
+    #[error("query value must be a JSON scalar (string, number, boolean or null)")]
+    NotAScalar,
+    /// A path is not a JSON Pointer.
+    #[error("{pointer:?} is not a JSON Pointer (e.g. /address/city)")]
+    BadPointer {
+        /// The path given.
+        pointer: String,
+    },
+    /// A collection name is empty, too long or has control characters.
+    #[error("bad collection name {name:?}: must be 1 to 255 bytes without control characters")]
+    BadCollectionName {
+        /// The name given.
+        name: String,
+    },
+    /// No collection has this name.
+    #[error("no collection named {name:?}")]
+    NoSuchCollection {
+        /// The name.
+        name: String,
+    },
+    /// No document has this id.
+    #[error("no document {id:?} in collection {collection:?}")]
+    NoSuchDocument {
+        /// The collection.
+        collection: String,
+        /// The id.
+        id: String,
+    },
+    /// The queried path is not indexed by the collection's policy.
+    #[error("path {pointer} is not indexed in collection {collection:?}")]
+    NotIndexed {
+        /// The collection.
+        collection: String,
+        /// The path.
+        pointer: String,
+    },
+    /// An attachment name is empty or too long.
+    #[error("bad attachment name {name:?}: must be 1 to 1024 bytes")]
+    BadAttachmentName {
+        /// The name given.
+        name: String,
+    },
+    /// One document of a batch was refused; nothing of the batch was written.
+    #[error("document {index} of the batch (id {id:?}): {source}")]
+    InBatch {
+        /// Its position in the batch.
+        index: usize,
+        /// Its id.
+        id: String,
+        /// Why.
+        #[source]
+        source: Box<StoreError>,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The key service or keyring failed.
+    #[error("keys: {0}")]
+    Keys(String),
+    /// A page could not be sealed (a backend or RNG failure).
+    #[error("sealing a page failed: {0}")]
+    Seal(#[from] atrest_core::page::PageError),
+    /// Reading the input stream of an attachment failed.
+    #[error("reading attachment input: {0}")]
+    Input(#[source] io::Error),
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Builds an [`StoreError::Io`].
+    pub(crate) fn io(op: &'static str, file: impl Into<String>) -> impl FnOnce(io::Error) -> StoreError {
+        let file = file.into();
+        move |source| StoreError::Io { op, file, source }
+    }
+}

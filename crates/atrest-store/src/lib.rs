@@ -1,0 +1,54 @@
+//! # atrest-store
+//!
+//! A thin document store on atrest-core and atrest-keys, encrypted always: collections of JSON documents
+//! keyed by string ids, equality queries on indexed JSON Pointers, named binary attachments, group-committed
+//! durable writes, crash recovery, `verify`, key rotation and rekeying. Every byte it writes is a sealed page,
+//! except the small format file (version, page size, store id) that is needed to find the keys.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use atrest_store::{FaultStorage, IndexPolicy, MemoryKeys, Store, StoreConfig};
+//!
+//! let cfg = StoreConfig::new(Arc::new(FaultStorage::new()), Arc::new(MemoryKeys::new()));
+//! let store = Store::create(cfg).unwrap();
+//! store.create_collection("people", IndexPolicy::All).unwrap();
+//! store.put("people", "ada", br#"{"address":{"city":"Oslo"}}"#.to_vec()).unwrap();
+//! let hits = store.find("people", "/address/city", &serde_json::json!("Oslo")).unwrap();
+//! assert_eq!(hits[0].0, "ada");
+//! ```
+//!
+//! File layout, record framing and recovery are described in docs/design.md ("Store").
+
+mod attach;
+mod codec;
+mod commit;
+mod config;
+mod error;
+mod index;
+mod json;
+mod keyring;
+mod keys;
+mod log;
+mod maint;
+mod manifest;
+mod pages;
+mod record;
+mod recover;
+mod stats;
+pub mod storage;
+mod store;
+mod verify;
+
+pub use attach::{AttachmentReader, MAX_ATTACHMENT_NAME};
+pub use codec::DecodeError;
+pub use config::StoreConfig;
+pub use error::{Result, StoreError};
+pub use json::{IndexKey, IndexPolicy, Limits};
+pub use keyring::KeyringSource;
+pub use keys::{KeyInfo, KeyScope, KeySource, MemoryKeys};
+pub use maint::RekeyReport;
+pub use manifest::{FORMAT_FILE, FormatInfo, MANIFEST_FILE, STORE_FORMAT_VERSION};
+pub use stats::{CollectionStats, StoreStats};
+pub use storage::{FaultPlan, FaultStorage, FsStorage, Storage, StorageFile};
+pub use store::{Document, Store};
+pub use verify::{VerifyFailure, VerifyReport};

@@ -1,0 +1,194 @@
+//! The append-only log: commit batches packed into page runs, sealed, and appended to segment files with one
+//! large aligned write per batch.
+//!
+//! A segment file is a sequence of sealed pages (`seg-<id>.atr`, the id is its page-binding file id). Once
+//! the writer moves to a new segment, the old one is synced and never written again, so a backup can copy it
+//! as is. A batch never spans segments.
+
+use crate::error::{Result, StoreError};
+use crate::keys::KeyScope;
+use crate::pages::{BATCH_END, BODY_HEADER, BodyHeader, CONTINUES, PageCodec};
+use crate::storage::{Storage, StorageFile};
+use atrest_core::page::{HEADER_LEN, PageKind};
+use std::sync::Arc;
+
+/// The file name of segment `id`.
+pub(crate) fn seg_name(id: u64) -> String {
+    format!("seg-{id:016x}.atr")
+}
+
+/// A run of pages of one scope and kind inside a batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Run {
+    pub(crate) scope: KeyScope,
+    pub(crate) kind: PageKind,
+    pub(crate) first: usize,
+    pub(crate) count: usize,
+}
+
+/// An unsealed batch being packed: whole pages, bodies written in place, sealed once placed.
+pub(crate) struct BatchBuf {
+    page: usize,
+    cap: usize,
+    pub(crate) buf: Vec<u8>,
+    used: Vec<usize>,
+    cont: Vec<bool>,
+    pub(crate) runs: Vec<Run>,
+}
+
+impl BatchBuf {
+    pub(crate) fn new(codec: &PageCodec) -> BatchBuf {
+        BatchBuf {
+            page: codec.size.bytes(),
+            cap: codec.payload_cap(),
+            buf: Vec::new(),
+            used: Vec::new(),
+            cont: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    pub(crate) fn pages(&self) -> usize {
+        self.used.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn add_page(&mut self) {
+        self.buf.resize(self.buf.len() + self.page, 0);
+        self.used.push(0);
+        self.cont.push(false);
+        if let Some(r) = self.runs.last_mut() {
+            r.count += 1;
+        }
+    }
+
+    /// Starts a run of pages for `scope` (a new page).
+    pub(crate) fn begin(&mut self, scope: KeyScope, kind: PageKind) {
+        self.runs.push(Run { scope, kind, first: self.used.len(), count: 0 });
+        self.add_page();
+    }
+
+    /// Scope of the current run.
+    pub(crate) fn current(&self) -> Option<(KeyScope, PageKind)> {
+        self.runs.last().map(|r| (r.scope, r.kind))
+    }
+
+    /// Where the next byte of the stream goes: (page index in batch, payload offset).
+    pub(crate) fn pos(&mut self) -> (usize, usize) {
+        let last = self.used.len() - 1;
+        if self.used[last] == self.cap {
+            self.cont[last] = true;
+            self.add_page();
+            return (last + 1, 0);
+        }
+        (last, self.used[last])
+    }
+
+    fn payload_mut(&mut self, idx: usize) -> &mut [u8] {
+        let start = idx * self.page + HEADER_LEN + BODY_HEADER;
+        &mut self.buf[start..start + self.cap]
+    }
+
+    /// Appends to the current run's payload stream, spilling into new pages.
+    pub(crate) fn push(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let (idx, off) = self.pos();
+            let n = bytes.len().min(self.cap - off);
+            self.payload_mut(idx)[off..off + n].copy_from_slice(&bytes[..n]);
+            self.used[idx] += n;
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Adds one page holding `chunk` (at most a payload) to the current run, as its own stream.
+    pub(crate) fn push_chunk(&mut self, chunk: &[u8]) -> usize {
+        let last = self.used.len() - 1;
+        let idx = if self.used[last] == 0 && self.runs.last().is_some_and(|r| r.first + r.count - 1 == last) {
+            last
+        } else {
+            self.add_page();
+            last + 1
+        };
+        self.payload_mut(idx)[..chunk.len()].copy_from_slice(chunk);
+        self.used[idx] = chunk.len();
+        idx
+    }
+
+    /// Writes every page's body header; the last page ends the batch.
+    pub(crate) fn finish(&mut self, batch: u64, synced: u64) {
+        let n = self.used.len();
+        for i in 0..n {
+            let mut flags = if self.cont[i] { CONTINUES } else { 0 };
+            if i + 1 == n {
+                flags |= BATCH_END;
+            }
+            let start = i * self.page + HEADER_LEN;
+            BodyHeader { used: self.used[i], flags, batch, synced }.write(&mut self.buf[start..start + BODY_HEADER]);
+        }
+    }
+}
+
+/// The writer's position: the active segment and its next page.
+pub(crate) struct LogWriter {
+    pub(crate) seg: u64,
+    pub(crate) file: Arc<dyn StorageFile>,
+    pub(crate) next_page: u64,
+    pub(crate) max_pages: u64,
+    /// Highest batch number appended so far, and the highest made durable.
+    pub(crate) appended: u64,
+    pub(crate) synced: u64,
+}
+
+impl LogWriter {
+    /// Places, seals and writes a finished batch; returns (segment, first page, key ids used). Not yet
+    /// durable.
+    pub(crate) fn append(
+        &mut self,
+        storage: &dyn Storage,
+        codec: &PageCodec,
+        batch: &mut BatchBuf,
+        new_seg: &mut dyn FnMut() -> u64,
+    ) -> Result<(u64, u64, Vec<u32>)> {
+        let n = batch.pages() as u64;
+        if self.next_page > 0 && self.next_page + n > self.max_pages {
+            self.roll(storage, new_seg())?;
+        }
+        let page = codec.size.bytes();
+        let mut keys = Vec::new();
+        for run in batch.runs.clone() {
+            let range = run.first * page..(run.first + run.count) * page;
+            let first = self.next_page + run.first as u64;
+            keys.push(codec.seal_run(run.scope, run.kind, self.seg, first, &mut batch.buf[range])?);
+        }
+        let name = seg_name(self.seg);
+        self.file
+            .write_at(&batch.buf, self.next_page * page as u64)
+            .map_err(StoreError::io("writing segment", storage.describe(&name)))?;
+        let at = (self.seg, self.next_page, keys);
+        self.next_page += n;
+        Ok(at)
+    }
+
+    /// Makes everything appended durable.
+    pub(crate) fn sync(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.file.sync_data().map_err(StoreError::io("syncing segment", storage.describe(&seg_name(self.seg))))?;
+        self.synced = self.appended;
+        Ok(())
+    }
+
+    /// Syncs the active segment and starts segment `id` (durably created).
+    pub(crate) fn roll(&mut self, storage: &dyn Storage, id: u64) -> Result<()> {
+        self.sync(storage)?;
+        let name = seg_name(id);
+        let file = storage.open(&name, true).map_err(StoreError::io("creating segment", storage.describe(&name)))?;
+        file.set_len(0).map_err(StoreError::io("creating segment", storage.describe(&name)))?;
+        storage.sync_dir().map_err(StoreError::io("syncing directory for", storage.describe(&name)))?;
+        self.file = Arc::from(file);
+        self.seg = id;
+        self.next_page = 0;
+        Ok(())
+    }
+}

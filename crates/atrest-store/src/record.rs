@@ -1,0 +1,146 @@
+//! Log records: what a commit batch says happened, and where things are.
+//!
+//! ```text
+//! record  = len u32 (bytes after this field) | type u8 | collection u64 | fields
+//! Put     (1) = id str | doc bytes
+//! Delete  (2) = id str
+//! Attach  (3) = id str | name str | length u64 | extent count u32 | (segment u64 | first page u64 | pages u32)*
+//! Detach  (4) = id str | name str
+//! str / bytes = len u32 | bytes
+//! ```
+//!
+//! Records of one collection are packed back to back into the payload stream of a run of pages sealed under
+//! that collection's key; a record may span pages.
+
+use crate::codec::{Dec, DecodeError, Enc};
+
+/// Where a record lies: segment, first page, offset in that page's payload, and total length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Loc {
+    pub(crate) seg: u64,
+    pub(crate) page: u64,
+    pub(crate) offset: u32,
+    pub(crate) len: u32,
+}
+
+/// A run of consecutive attachment pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Extent {
+    pub(crate) seg: u64,
+    pub(crate) first: u64,
+    pub(crate) pages: u32,
+}
+
+/// A log record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Record {
+    Put { coll: u64, id: String, doc: Vec<u8> },
+    Delete { coll: u64, id: String },
+    Attach { coll: u64, id: String, name: String, len: u64, extents: Vec<Extent> },
+    Detach { coll: u64, id: String, name: String },
+}
+
+const PUT: u8 = 1;
+const DELETE: u8 = 2;
+const ATTACH: u8 = 3;
+const DETACH: u8 = 4;
+
+impl Record {
+    pub(crate) fn coll(&self) -> u64 {
+        match self {
+            Record::Put { coll, .. }
+            | Record::Delete { coll, .. }
+            | Record::Attach { coll, .. }
+            | Record::Detach { coll, .. } => *coll,
+        }
+    }
+
+    /// The record as a head (length prefix and fields) and a tail (the document bytes, not copied).
+    pub(crate) fn parts(&self) -> (Vec<u8>, &[u8]) {
+        let mut e = Enc::new();
+        e.u32(0);
+        let tail: &[u8] = match self {
+            Record::Put { coll, id, doc } => {
+                e.u8(PUT).u64(*coll).str(id).u32(doc.len() as u32);
+                doc
+            }
+            Record::Delete { coll, id } => {
+                e.u8(DELETE).u64(*coll).str(id);
+                &[]
+            }
+            Record::Attach { coll, id, name, len, extents } => {
+                e.u8(ATTACH).u64(*coll).str(id).str(name).u64(*len).u32(extents.len() as u32);
+                for x in extents {
+                    e.u64(x.seg).u64(x.first).u32(x.pages);
+                }
+                &[]
+            }
+            Record::Detach { coll, id, name } => {
+                e.u8(DETACH).u64(*coll).str(id).str(name);
+                &[]
+            }
+        };
+        let mut head = e.finish();
+        let len = (head.len() - 4 + tail.len()) as u32;
+        head[..4].copy_from_slice(&len.to_le_bytes());
+        (head, tail)
+    }
+
+    /// Decodes one record (without its length prefix).
+    pub(crate) fn decode(body: &[u8]) -> Result<Record, DecodeError> {
+        let mut d = Dec::new(body, "log record");
+        let ty = d.u8()?;
+        let coll = d.u64()?;
+        let id = d.string()?;
+        let rec = match ty {
+            PUT => Record::Put { coll, id, doc: d.bytes()?.to_vec() },
+            DELETE => Record::Delete { coll, id },
+            ATTACH => {
+                let name = d.string()?;
+                let len = d.u64()?;
+                let n = d.count(20)?;
+                let mut extents = Vec::with_capacity(n);
+                for _ in 0..n {
+                    extents.push(Extent { seg: d.u64()?, first: d.u64()?, pages: d.u32()? });
+                }
+                Record::Attach { coll, id, name, len, extents }
+            }
+            DETACH => Record::Detach { coll, id, name: d.string()? },
+            _ => return Err(d.fail("unknown record type")),
+        };
+        if !d.is_empty() {
+            return Err(d.fail("trailing bytes"));
+        }
+        Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let recs = [
+            Record::Put { coll: 3, id: "a".into(), doc: b"{\"x\":1}".to_vec() },
+            Record::Delete { coll: 4, id: "b".into() },
+            Record::Attach {
+                coll: 5,
+                id: "c".into(),
+                name: "n".into(),
+                len: 99,
+                extents: vec![Extent { seg: 1, first: 2, pages: 3 }],
+            },
+            Record::Detach { coll: 6, id: "d".into(), name: "m".into() },
+        ];
+        for r in recs {
+            let (head, tail) = r.parts();
+            let mut all = head.clone();
+            all.extend_from_slice(tail);
+            let len = u32::from_le_bytes([all[0], all[1], all[2], all[3]]) as usize;
+            assert_eq!(len, all.len() - 4);
+            assert_eq!(Record::decode(&all[4..]).unwrap(), r);
+            assert!(Record::decode(&all[4..all.len() - 1]).is_err());
+        }
+    }
+}
