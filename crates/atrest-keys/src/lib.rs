@@ -46,7 +46,7 @@ pub use keyring::{
     EntryInfo, KEYRING_FILE, KeyState, Keyring, KeyringOptions, MasterKeyRotation, ReferenceCheck, Scope,
 };
 pub use provider::{
-    InsecureMemoryProvider, KeyProvider, LocalKeyFileProvider, Pkcs11Config, Pkcs11Provider, ProviderHealth, RetryPolicy, Retrying,
-    SimulatedFault, Sleeper, ThreadSleeper, default_key_file_path,
+    InsecureMemoryProvider, KeyProvider, LocalKeyFileProvider, Pkcs11Config, Pkcs11Provider, ProviderHealth,
+    RetryPolicy, Retrying, SimulatedFault, Sleeper, ThreadSleeper, default_key_file_path,
 };
 pub use secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};

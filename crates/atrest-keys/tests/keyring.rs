@@ -126,6 +126,13 @@ fn destroy_is_refused_while_referenced_and_leaves_no_wrapped_copy() {
     assert!(next > id + 1);
 }
 
+/// `value` (a hex string) with the digit at `index` changed.
+fn flip_hex_digit(value: &serde_json::Value, index: usize) -> String {
+    let mut digits: Vec<u8> = value.as_str().unwrap().bytes().collect();
+    digits[index] = if digits[index] == b'0' { b'1' } else { b'0' };
+    String::from_utf8(digits).unwrap()
+}
+
 /// A keyring with an active store key (1), a decrypt-only (2) and an active (3) key for collection 7.
 fn tamper_fixture() -> Fixture {
     let f = Fixture::new();
@@ -150,21 +157,9 @@ fn every_tampered_field_is_detected() {
         ("state", |b| b["entries"][0]["state"] = "decrypt_only".into()),
         ("created", |b| b["entries"][1]["created"] = (T0 + 1).into()),
         ("changed", |b| b["entries"][1]["changed"] = (T0 + 11).into()),
-        ("wrapped", |b| {
-            let w = b["entries"][2]["wrapped"].as_str().unwrap();
-            let flipped = if w.starts_with('0') { format!("1{}", &w[1..]) } else { format!("0{}", &w[1..]) };
-            b["entries"][2]["wrapped"] = flipped.into();
-        }),
-        ("binding", |b| {
-            let w = b["entries"][2]["binding"].as_str().unwrap();
-            let flipped = if w.ends_with('0') { format!("{}1", &w[..w.len() - 1]) } else { format!("{}0", &w[..w.len() - 1]) };
-            b["entries"][2]["binding"] = flipped.into();
-        }),
-        ("check value", |b| {
-            let w = b["checks"][0]["value"].as_str().unwrap();
-            let flipped = if w.ends_with('0') { format!("{}1", &w[..w.len() - 1]) } else { format!("{}0", &w[..w.len() - 1]) };
-            b["checks"][0]["value"] = flipped.into();
-        }),
+        ("wrapped", |b| b["entries"][2]["wrapped"] = flip_hex_digit(&b["entries"][2]["wrapped"], 0).into()),
+        ("binding", |b| b["entries"][2]["binding"] = flip_hex_digit(&b["entries"][2]["binding"], 55).into()),
+        ("check value", |b| b["checks"][0]["value"] = flip_hex_digit(&b["checks"][0]["value"], 9).into()),
     ];
     for (field, edit) in cases {
         let f = tamper_fixture();
@@ -216,9 +211,21 @@ fn assert_unchanged<T: std::fmt::Debug>(
 fn an_unreachable_provider_changes_nothing() {
     let f = tamper_fixture();
     f.provider.simulate_fault(Some(SimulatedFault::Unreachable));
-    assert_unchanged(&f, || f.keyring.rotate_data_key(Scope::Store), |e| matches!(e, KeyError::ProviderUnreachable { .. }));
-    assert_unchanged(&f, || f.keyring.active_key(Scope::Collection(40)), |e| matches!(e, KeyError::ProviderUnreachable { .. }));
-    assert_unchanged(&f, || f.keyring.rotate_master_key(&mid("m1")), |e| matches!(e, KeyError::ProviderUnreachable { .. }));
+    assert_unchanged(
+        &f,
+        || f.keyring.rotate_data_key(Scope::Store),
+        |e| matches!(e, KeyError::ProviderUnreachable { .. }),
+    );
+    assert_unchanged(
+        &f,
+        || f.keyring.active_key(Scope::Collection(40)),
+        |e| matches!(e, KeyError::ProviderUnreachable { .. }),
+    );
+    assert_unchanged(
+        &f,
+        || f.keyring.rotate_master_key(&mid("m1")),
+        |e| matches!(e, KeyError::ProviderUnreachable { .. }),
+    );
     let err = f.reopen().unwrap_err();
     assert!(err.is_transient());
     assert!(err.to_string().contains("unreachable"), "{err}");
@@ -229,7 +236,11 @@ fn a_refused_pin_changes_nothing() {
     let f = tamper_fixture();
     f.provider.simulate_fault(Some(SimulatedFault::WrongPin));
     assert_unchanged(&f, || f.keyring.active_key(Scope::Collection(40)), |e| matches!(e, KeyError::WrongPin { .. }));
-    assert_unchanged(&f, || f.keyring.rotate_data_key(Scope::Collection(7)), |e| matches!(e, KeyError::WrongPin { .. }));
+    assert_unchanged(
+        &f,
+        || f.keyring.rotate_data_key(Scope::Collection(7)),
+        |e| matches!(e, KeyError::WrongPin { .. }),
+    );
     let err = f.reopen().unwrap_err();
     assert!(matches!(err, KeyError::WrongPin { .. }) && !err.is_transient(), "{err}");
 }
@@ -243,7 +254,11 @@ fn a_missing_master_key_changes_nothing() {
         |e| matches!(e, KeyError::MasterKeyNotFound { master_key, .. } if master_key == "m9"),
     );
     f.provider.remove_master_key(&mid("m1"));
-    assert_unchanged(&f, || f.keyring.active_key(Scope::Collection(40)), |e| matches!(e, KeyError::MasterKeyNotFound { .. }));
+    assert_unchanged(
+        &f,
+        || f.keyring.active_key(Scope::Collection(40)),
+        |e| matches!(e, KeyError::MasterKeyNotFound { .. }),
+    );
     let err = f.reopen().unwrap_err();
     assert!(matches!(&err, KeyError::MasterKeyNotFound { master_key, .. } if master_key == "m1"), "{err}");
 }

@@ -34,7 +34,10 @@ fn transient_failures_are_retried_with_backoff_and_others_are_not() {
 
     provider.inner().simulate_fault(Some(SimulatedFault::Unreachable));
     let err = provider.unwrap(&mid("m1"), &wrapped, b"").unwrap_err();
-    assert!(matches!(&err, KeyError::ProviderUnreachable { reason, .. } if reason.contains("after 4 attempts")), "{err}");
+    assert!(
+        matches!(&err, KeyError::ProviderUnreachable { reason, .. } if reason.contains("after 4 attempts")),
+        "{err}"
+    );
     let waits: Vec<u128> = sleeper.0.lock().unwrap().iter().map(Duration::as_millis).collect();
     assert_eq!(waits, vec![100, 200, 250]);
 

@@ -338,9 +338,8 @@ impl Keyring {
         if entry.info.state == KeyState::Destroyed {
             return Ok(());
         }
-        let count = references
-            .references(id)
-            .map_err(|e| KeyError::ReferenceCheck { key_id: id, reason: e.to_string() })?;
+        let count =
+            references.references(id).map_err(|e| KeyError::ReferenceCheck { key_id: id, reason: e.to_string() })?;
         if count > 0 {
             return Err(KeyError::KeyStillReferenced { key_id: id, count });
         }
@@ -449,10 +448,9 @@ impl Keyring {
         match self.provider.unwrap(master, value, CHECK_AAD) {
             Ok(key) if key.expose_secret() == &[0u8; KEY_LEN] => Ok(()),
             Ok(_) => Err(self.tampered(0, "the master-key check value was altered")),
-            Err(KeyError::UnwrapFailed { .. }) => Err(KeyError::WrongMasterKey {
-                master_key: master.to_string(),
-                provider: self.provider.describe(),
-            }),
+            Err(KeyError::UnwrapFailed { .. }) => {
+                Err(KeyError::WrongMasterKey { master_key: master.to_string(), provider: self.provider.describe() })
+            }
             Err(e) => Err(e),
         }
     }

@@ -127,7 +127,11 @@ impl LocalKeyFileProvider {
     }
 
     /// Writes `keys` to the file, then adopts them; on failure the file and memory keep the old keys.
-    fn store(&self, keys: &mut MutexGuard<'_, BTreeMap<MasterKeyId, MasterKeyMaterial>>, new: BTreeMap<MasterKeyId, MasterKeyMaterial>) -> Result<()> {
+    fn store(
+        &self,
+        keys: &mut MutexGuard<'_, BTreeMap<MasterKeyId, MasterKeyMaterial>>,
+        new: BTreeMap<MasterKeyId, MasterKeyMaterial>,
+    ) -> Result<()> {
         let text = encode(&new);
         atomic::replace(&self.path, text.as_bytes(), 0o600)
             .map_err(|source| KeyError::KeyFileIo { path: self.path.clone(), source })?;
@@ -223,13 +227,15 @@ fn encode(keys: &BTreeMap<MasterKeyId, MasterKeyMaterial>) -> Zeroizing<String> 
 fn decode(path: &Path, text: &str) -> Result<BTreeMap<MasterKeyId, MasterKeyMaterial>> {
     let mut keys = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
-        let bad = |reason: &str| KeyError::KeyFileMalformed { path: path.to_owned(), line: n + 1, reason: reason.to_owned() };
+        let bad =
+            |reason: &str| KeyError::KeyFileMalformed { path: path.to_owned(), line: n + 1, reason: reason.to_owned() };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let mut parts = line.split(' ');
-        let (Some(tag), Some(id), Some(hex_key), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(tag), Some(id), Some(hex_key), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad("expected `atrest-master-key-v1 <id> <64 hex digits>`"));
         };
         if tag != TAG {
@@ -243,7 +249,11 @@ fn decode(path: &Path, text: &str) -> Result<BTreeMap<MasterKeyId, MasterKeyMate
         }
     }
     if keys.is_empty() {
-        return Err(KeyError::KeyFileMalformed { path: path.to_owned(), line: 0, reason: "it holds no master key".to_owned() });
+        return Err(KeyError::KeyFileMalformed {
+            path: path.to_owned(),
+            line: 0,
+            reason: "it holds no master key".to_owned(),
+        });
     }
     Ok(keys)
 }

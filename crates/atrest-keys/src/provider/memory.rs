@@ -77,10 +77,9 @@ impl InsecureMemoryProvider {
     fn check(&self, state: &State) -> Result<()> {
         match state.fault {
             None => Ok(()),
-            Some(SimulatedFault::Unreachable) => Err(KeyError::ProviderUnreachable {
-                provider: self.describe(),
-                reason: "simulated outage".to_owned(),
-            }),
+            Some(SimulatedFault::Unreachable) => {
+                Err(KeyError::ProviderUnreachable { provider: self.describe(), reason: "simulated outage".to_owned() })
+            }
             Some(SimulatedFault::WrongPin) => Err(KeyError::WrongPin { provider: self.describe() }),
         }
     }

@@ -71,11 +71,9 @@ impl Pkcs11Provider {
     /// [`KeyError::WrongPin`] when the token refuses the PIN.
     pub fn connect(config: Pkcs11Config) -> Result<Self> {
         let describe = describe(&config);
-        let unreachable =
-            |reason: String| KeyError::ProviderUnreachable { provider: describe.clone(), reason };
-        let ctx = Pkcs11::new(&config.module).map_err(|e| {
-            unreachable(format!("cannot load PKCS#11 module {}: {e}", config.module.display()))
-        })?;
+        let unreachable = |reason: String| KeyError::ProviderUnreachable { provider: describe.clone(), reason };
+        let ctx = Pkcs11::new(&config.module)
+            .map_err(|e| unreachable(format!("cannot load PKCS#11 module {}: {e}", config.module.display())))?;
         match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(unreachable(format!("C_Initialize failed: {e}"))),
@@ -198,11 +196,8 @@ impl KeyProvider for Pkcs11Provider {
 
     fn master_key_ids(&self) -> Result<Vec<MasterKeyId>> {
         let session = self.session();
-        let template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::Token(true),
-        ];
+        let template =
+            [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::AES), Attribute::Token(true)];
         let mut ids = Vec::new();
         for handle in session.find_objects(&template).map_err(|e| self.err(e))? {
             let attrs = session.get_attributes(handle, &[AttributeType::Label]).map_err(|e| self.err(e))?;
@@ -275,6 +270,13 @@ impl KeyProvider for Pkcs11Provider {
                 | RvError::TemplateInconsistent,
                 _,
             )) => return Err(KeyError::UnwrapFailed { master_key: master.to_string() }),
+            // SoftHSM2 (and some HSMs) report a failed RFC 3394 integrity check as a general error. If the
+            // session still answers, the token is fine and the wrapped key did not authenticate.
+            Err(CkError::Pkcs11(RvError::GeneralError | RvError::FunctionFailed, _))
+                if session.get_session_info().is_ok() =>
+            {
+                return Err(KeyError::UnwrapFailed { master_key: master.to_string() });
+            }
             Err(e) => return Err(self.err(e)),
         };
         let attrs = session.get_attributes(object, &[AttributeType::Value]);
