@@ -43,6 +43,9 @@ impl DataKey {
     }
 }
 
+/// The bytes live in a `Zeroizing` buffer, so dropping a `DataKey` clears them.
+impl zeroize::ZeroizeOnDrop for DataKey {}
+
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("DataKey(<redacted>)")
@@ -75,6 +78,9 @@ impl MasterKeyMaterial {
         &self.0
     }
 }
+
+/// The bytes live in a `Zeroizing` buffer, so dropping the material clears it.
+impl zeroize::ZeroizeOnDrop for MasterKeyMaterial {}
 
 impl fmt::Debug for MasterKeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -337,3 +337,15 @@ fn secrets_never_show_in_debug_output() {
     // Byte-array renderings too: the Debug of [u8; 32] would print decimal numbers.
     assert!(!shown.contains(&format!("{:?}", key.expose_secret())));
 }
+
+#[test]
+fn secrets_are_zeroized_on_drop_and_the_keyring_is_shareable() {
+    // Compile-time checks: this test fails to build if a bound is lost.
+    fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    fn send_sync<T: Send + Sync>() {}
+    zeroize_on_drop::<atrest_keys::DataKey>();
+    zeroize_on_drop::<MasterKeyMaterial>();
+    send_sync::<Keyring>();
+    send_sync::<atrest_keys::Pkcs11Provider>();
+    send_sync::<atrest_keys::LocalKeyFileProvider>();
+}

@@ -34,7 +34,7 @@ fn softhsm_module() -> PathBuf {
     for package in ["libsofthsm2", "softhsm2"] {
         if let Ok(out) = Command::new("dpkg").args(["-L", package]).output() {
             let list = String::from_utf8_lossy(&out.stdout).into_owned();
-            if let Some(line) = list.lines().find(|l| l.ends_with("/libsofthsm2.so")) {
+            if let Some(line) = list.lines().find(|l| l.ends_with("/libsofthsm2.so") && Path::new(l).exists()) {
                 return PathBuf::from(line);
             }
         }
