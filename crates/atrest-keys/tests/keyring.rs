@@ -349,3 +349,15 @@ fn secrets_are_zeroized_on_drop_and_the_keyring_is_shareable() {
     send_sync::<atrest_keys::Pkcs11Provider>();
     send_sync::<atrest_keys::LocalKeyFileProvider>();
 }
+
+#[test]
+fn destroying_an_active_key_gives_its_scope_a_fresh_one() {
+    let f = Fixture::new();
+    let (id, key) = f.keyring.active_key(Scope::Collection(12)).unwrap();
+    f.keyring.destroy(id, &0u64).unwrap();
+    let (fresh, fresh_key) = f.keyring.active_key(Scope::Collection(12)).unwrap();
+    assert_ne!(fresh, id);
+    assert_ne!(fresh_key.expose_secret(), key.expose_secret());
+    assert!(matches!(f.keyring.key(id), Err(KeyError::KeyDestroyed { .. })));
+    assert!(f.reopen().is_ok());
+}

@@ -324,7 +324,8 @@ impl Keyring {
 
     /// Destroys data key `id` once `references` reports that nothing uses it: the keyring keeps the id, scope
     /// and dates, but no wrapped copy of the key, and the cached copy is dropped. Destroying a destroyed key
-    /// does nothing.
+    /// does nothing. An active key may be destroyed too (all of a dropped collection's keys, for
+    /// crypto-shredding); its scope gets a fresh key at the next [`Keyring::active_key`].
     ///
     /// Older copies of the keyring (backups, blocks the filesystem has not reused) still hold the wrapped key;
     /// rotating the master key and retiring the old one makes those useless too.
