@@ -212,7 +212,10 @@ mod tests {
         for policy in [IndexPolicy::All, IndexPolicy::None] {
             assert!(matches!(parse_document(b"{\"a\":", &l, &policy), Err(StoreError::InvalidJson(_))));
             assert!(matches!(parse_document(b"[1]", &l, &policy), Err(StoreError::NotAnObject)));
-            assert!(matches!(parse_document(b"{\"a\":\"long\"}", &l, &policy), Err(StoreError::DocumentTooLarge { .. })));
+            assert!(matches!(
+                parse_document(b"{\"a\":\"long\"}", &l, &policy),
+                Err(StoreError::DocumentTooLarge { .. })
+            ));
         }
         assert!(check_pointer("a/b").is_err());
         assert!(check_pointer("/a~2").is_err());

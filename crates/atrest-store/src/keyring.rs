@@ -71,6 +71,11 @@ impl KeySource for KeyringSource {
             .collect())
     }
     fn describe(&self) -> String {
-        format!("keyring {} (master key {} in {})", self.keyring.path().display(), self.keyring.master_key(), self.keyring.provider().describe())
+        format!(
+            "keyring {} (master key {} in {})",
+            self.keyring.path().display(),
+            self.keyring.master_key(),
+            self.keyring.provider().describe()
+        )
     }
 }

@@ -34,6 +34,7 @@ mod manifest;
 mod pages;
 mod record;
 mod recover;
+pub mod snapshot;
 mod stats;
 pub mod storage;
 mod store;

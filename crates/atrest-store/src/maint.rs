@@ -96,10 +96,8 @@ impl Store {
             new.push(self.keys.rotate(KeyScope::Collection(n))?);
         }
         self.codec.reset_sealers();
-        state.manifest.rotated_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        state.manifest.rotated_at =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let r = self.checkpoint_locked(&mut state, &writer);
         self.poison_on_err(r)?;
         Ok(new)
@@ -170,7 +168,10 @@ impl Store {
                         (d.loc, d.keys.clone(), d.attachments.keys().cloned().collect::<Vec<_>>())
                     };
                     let (_, doc) = self.read_doc(name, loc)?;
-                    ops.push(crate::commit::Op::Rec(crate::record::Record::Put { coll: *number, id: id.clone(), doc }, keys));
+                    ops.push(crate::commit::Op::Rec(
+                        crate::record::Record::Put { coll: *number, id: id.clone(), doc },
+                        keys,
+                    ));
                     atts.extend(a.into_iter().map(|n| (id.clone(), n)));
                 }
                 self.submit(ops, false)?;

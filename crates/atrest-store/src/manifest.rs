@@ -225,7 +225,13 @@ impl Manifest {
     }
 }
 
-pub(crate) fn integrity(coll: Option<&str>, storage: &dyn Storage, file: &str, offset: u64, detail: String) -> StoreError {
+pub(crate) fn integrity(
+    coll: Option<&str>,
+    storage: &dyn Storage,
+    file: &str,
+    offset: u64,
+    detail: String,
+) -> StoreError {
     StoreError::Integrity { collection: coll.map(str::to_owned), file: storage.describe(file), offset, detail }
 }
 

@@ -21,7 +21,9 @@
 use crate::error::{Result, StoreError};
 use crate::keys::{KeyScope, KeySource};
 use atrest_core::Xaes256Gcm;
-use atrest_core::page::{KeyLookup, OpenJob, OpenedPage, Opener, PageContext, PageError, PageKind, PageSize, SealJob, Sealer};
+use atrest_core::page::{
+    KeyLookup, OpenJob, OpenedPage, Opener, PageContext, PageError, PageKind, PageSize, SealJob, Sealer,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -178,12 +180,7 @@ impl PageCodec {
     }
 
     /// Opens one page in place.
-    pub(crate) fn open<'p>(
-        &self,
-        file_id: u64,
-        page_no: u64,
-        page: &'p mut [u8],
-    ) -> Result<OpenedPage<'p>, PageError> {
+    pub(crate) fn open<'p>(&self, file_id: u64, page_no: u64, page: &'p mut [u8]) -> Result<OpenedPage<'p>, PageError> {
         self.opener.open(page, &self.ctx(file_id, page_no))
     }
 

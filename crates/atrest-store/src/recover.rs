@@ -314,13 +314,17 @@ impl Store {
             let fail = |d: String| integrity(None, &*self.storage, name, page * size, d);
             let Some(lb) = stream.get(o..o + 4) else { return Err(fail("truncated record length".into())) };
             let len = u32::from_le_bytes([lb[0], lb[1], lb[2], lb[3]]) as usize;
-            let Some(body) = stream.get(o + 4..o + 4 + len) else { return Err(fail("record overruns its stream".into())) };
+            let Some(body) = stream.get(o + 4..o + 4 + len) else {
+                return Err(fail("record overruns its stream".into()));
+            };
             let rec = Record::decode(body).map_err(|e| fail(e.to_string()))?;
             let keys = match (&rec, state.colls.get(&rec.coll())) {
-                (Record::Put { doc, .. }, Some(c)) => {
-                    json::parse_document(doc, &json::Limits { max_id_len: usize::MAX, max_doc_len: usize::MAX }, &c.policy)
-                        .map_err(|e| fail(format!("stored document: {e}")))?
-                }
+                (Record::Put { doc, .. }, Some(c)) => json::parse_document(
+                    doc,
+                    &json::Limits { max_id_len: usize::MAX, max_doc_len: usize::MAX },
+                    &c.policy,
+                )
+                .map_err(|e| fail(format!("stored document: {e}")))?,
                 _ => Vec::new(),
             };
             let loc = Loc { seg, page, offset: (o % cap) as u32, len: (len + 4) as u32 };
@@ -353,7 +357,9 @@ impl Store {
                     storage,
                     &seg_name(tseg),
                     tpage.saturating_mul(size as u64),
-                    format!("damaged page in the middle of the log (batch {damaged} was durable); refusing to truncate"),
+                    format!(
+                        "damaged page in the middle of the log (batch {damaged} was durable); refusing to truncate"
+                    ),
                 ));
             }
         }

@@ -167,8 +167,11 @@ impl Store {
                 docs.into_par_iter()
                     .enumerate()
                     .map(|(i, (id, doc))| {
-                        self.prepare_put(state, collection, &id, doc)
-                            .map_err(|e| StoreError::InBatch { index: i, id: id.clone(), source: Box::new(e) })
+                        self.prepare_put(state, collection, &id, doc).map_err(|e| StoreError::InBatch {
+                            index: i,
+                            id: id.clone(),
+                            source: Box::new(e),
+                        })
                     })
                     .collect::<Result<Vec<_>>>()
             })?
@@ -266,8 +269,9 @@ impl Store {
             return Ok(f.clone());
         }
         let name = seg_name(seg);
-        let f: Arc<dyn StorageFile> =
-            Arc::from(self.storage.open(&name, false).map_err(StoreError::io("opening", self.storage.describe(&name)))?);
+        let f: Arc<dyn StorageFile> = Arc::from(
+            self.storage.open(&name, false).map_err(StoreError::io("opening", self.storage.describe(&name)))?,
+        );
         files.insert(seg, f.clone());
         Ok(f)
     }
@@ -280,7 +284,8 @@ impl Store {
         let name = seg_name(seg);
         let mut buf = vec![0u8; count * size];
         let off = first * size as u64;
-        let n = read_exact_at(&*file, &mut buf, off).map_err(StoreError::io("reading", self.storage.describe(&name)))?;
+        let n =
+            read_exact_at(&*file, &mut buf, off).map_err(StoreError::io("reading", self.storage.describe(&name)))?;
         let fail = |i: usize, detail: String| {
             integrity(Some(collection), &*self.storage, &name, off + (i * size) as u64, detail)
         };

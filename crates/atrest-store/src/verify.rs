@@ -83,9 +83,9 @@ impl Store {
         let segs: Vec<u64> = state.seg_keys.keys().copied().collect();
         let mut lens = Vec::new();
         for &seg in &segs {
-            let len = self.file(seg).and_then(|f| {
-                f.len().map_err(StoreError::io("reading length of", storage.describe(&seg_name(seg))))
-            })?;
+            let len = self
+                .file(seg)
+                .and_then(|f| f.len().map_err(StoreError::io("reading length of", storage.describe(&seg_name(seg)))))?;
             lens.push(len);
         }
         let total: u64 = lens.iter().map(|l| l / size).sum();
