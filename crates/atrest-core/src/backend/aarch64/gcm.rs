@@ -23,6 +23,10 @@ use super::vec::{load, load_at, reverse, store, store_at, zero};
 /// Bytes in one eight-block step.
 const STEP: usize = 16 * WIDTH;
 
+/// Call sites of [`CallKeys::keystream8_hashing`].
+const SEAL: u8 = 0;
+const OPEN: u8 = 1;
+
 /// Everything one call needs in registers: round keys, hash key powers, and the nonce block.
 pub(super) struct CallKeys<const NR: usize> {
     pub(super) aes: Schedule<NR>,
@@ -61,9 +65,13 @@ impl<const NR: usize> CallKeys<NR> {
     }
 
     /// Eight counter blocks from `ctr`, encrypted while `x` (POLYVAL order) is absorbed into `acc`.
+    ///
+    /// `SITE` gives each caller (seal, open) its own instance: a function with a single call site is
+    /// inlined into the loop, so round keys and hash powers stay in registers across steps. (Inlining cannot
+    /// be forced on a `#[target_feature]` function.)
     #[target_feature(enable = "neon,aes")]
     #[inline]
-    fn keystream8_hashing(
+    fn keystream8_hashing<const SITE: u8>(
         &self,
         ctr: u32,
         acc: uint8x16_t,
@@ -128,7 +136,7 @@ pub(super) unsafe fn seal<const NR: usize>(
         ctr = ctr.wrapping_add(WIDTH as u32);
         off += STEP;
         for _ in 1..steps {
-            let (ks, next) = k.keystream8_hashing(ctr, acc, &pending);
+            let (ks, next) = k.keystream8_hashing::<SEAL>(ctr, acc, &pending);
             acc = next;
             // SAFETY: as above; this step ends at `off + STEP <= steps * STEP <= len`.
             pending = unsafe { xor_step(inp, out, off, &ks) };
@@ -187,7 +195,7 @@ pub(super) unsafe fn open<const NR: usize>(
             *ci = unsafe { load_at(inp, off + 16 * i) };
             *xi = reverse(*ci);
         }
-        let (ks, next) = k.keystream8_hashing(ctr, acc, &x);
+        let (ks, next) = k.keystream8_hashing::<OPEN>(ctr, acc, &x);
         acc = next;
         for (i, (ci, ki)) in c.iter().zip(&ks).enumerate() {
             // SAFETY: the step is writable in `out`; all its input blocks were read above.
