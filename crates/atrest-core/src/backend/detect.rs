@@ -128,6 +128,13 @@ impl AesniToken {
     pub(crate) fn avx(self) -> bool {
         self.avx
     }
+
+    /// The same proof restricted to the SSE variant, which needs a subset of the features (lets tests run
+    /// both variants on one CPU).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn without_avx(self) -> AesniToken {
+        AesniToken { avx: false }
+    }
 }
 
 /// Whether the `aesni` backend may use VEX (AVX) encodings with `features`.

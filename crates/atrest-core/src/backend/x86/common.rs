@@ -59,12 +59,15 @@ pub(super) struct RoundKeys {
     pub(super) rounds: usize,
 }
 
-/// `prefix_xor(xor_src) ^ broadcast(word of aeskeygenassist(assist_src))`: one step of the key schedule.
-/// Word 3 (`0xff`) is RotWord+SubWord+rcon (AES-128 and AES-256 even keys), word 2 (`0xaa`) is SubWord alone
-/// (AES-256 odd keys).
+/// One step of the key schedule: `prefix_xor(xor_src) ^ SubWord(RotWord?(w)) ^ rcon` in every column, where
+/// `w` is the last word of `assist_src`. `$rot` picks the `pshufb` mask that broadcasts `w` rotated (AES-128
+/// and AES-256 even keys) or as is (AES-256 odd keys, `rcon = 0`). When all four columns are equal,
+/// ShiftRows is the identity, so `aesenclast(columns, rcon)` is exactly SubWord plus the round constant.
+/// (`aeskeygenassist` would do the same, but Miri cannot run it and the key schedule must run there too.)
 macro_rules! expand_step {
-    ($assist_src:expr, $xor_src:expr, $rcon:literal, $word:literal) => {{
-        let t = _mm_shuffle_epi32::<$word>(_mm_aeskeygenassist_si128::<$rcon>($assist_src));
+    ($assist_src:expr, $xor_src:expr, $rcon:literal, $rot:expr) => {{
+        let rcon = _mm_set1_epi32($rcon);
+        let t = _mm_aesenclast_si128(_mm_shuffle_epi8($assist_src, load_const($rot)), rcon);
         let mut k = $xor_src;
         k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
         k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
@@ -73,8 +76,13 @@ macro_rules! expand_step {
     }};
 }
 
-/// Expands a 16- or 32-byte AES key (FIPS-197 key schedule) with `aeskeygenassist`.
-#[target_feature(enable = "aes,sse2")]
+/// Broadcasts `RotWord` of the last word to all columns.
+const ROT_LAST: [u8; 16] = [13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12];
+/// Broadcasts the last word unrotated.
+const LAST: [u8; 16] = [12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15];
+
+/// Expands a 16- or 32-byte AES key (FIPS-197 key schedule).
+#[target_feature(enable = "aes,ssse3")]
 pub(super) fn expand_key(key: &[u8]) -> RoundKeys {
     let mut keys = [_mm_setzero_si128(); MAX_ROUND_KEYS];
     let load = |bytes: &[u8]| -> __m128i {
@@ -84,34 +92,34 @@ pub(super) fn expand_key(key: &[u8]) -> RoundKeys {
     match key.len() {
         16 => {
             keys[0] = load(key);
-            keys[1] = expand_step!(keys[0], keys[0], 0x01, 0xff);
-            keys[2] = expand_step!(keys[1], keys[1], 0x02, 0xff);
-            keys[3] = expand_step!(keys[2], keys[2], 0x04, 0xff);
-            keys[4] = expand_step!(keys[3], keys[3], 0x08, 0xff);
-            keys[5] = expand_step!(keys[4], keys[4], 0x10, 0xff);
-            keys[6] = expand_step!(keys[5], keys[5], 0x20, 0xff);
-            keys[7] = expand_step!(keys[6], keys[6], 0x40, 0xff);
-            keys[8] = expand_step!(keys[7], keys[7], 0x80, 0xff);
-            keys[9] = expand_step!(keys[8], keys[8], 0x1b, 0xff);
-            keys[10] = expand_step!(keys[9], keys[9], 0x36, 0xff);
+            keys[1] = expand_step!(keys[0], keys[0], 0x01, &ROT_LAST);
+            keys[2] = expand_step!(keys[1], keys[1], 0x02, &ROT_LAST);
+            keys[3] = expand_step!(keys[2], keys[2], 0x04, &ROT_LAST);
+            keys[4] = expand_step!(keys[3], keys[3], 0x08, &ROT_LAST);
+            keys[5] = expand_step!(keys[4], keys[4], 0x10, &ROT_LAST);
+            keys[6] = expand_step!(keys[5], keys[5], 0x20, &ROT_LAST);
+            keys[7] = expand_step!(keys[6], keys[6], 0x40, &ROT_LAST);
+            keys[8] = expand_step!(keys[7], keys[7], 0x80, &ROT_LAST);
+            keys[9] = expand_step!(keys[8], keys[8], 0x1b, &ROT_LAST);
+            keys[10] = expand_step!(keys[9], keys[9], 0x36, &ROT_LAST);
             RoundKeys { keys, rounds: 10 }
         }
         32 => {
             keys[0] = load(&key[..16]);
             keys[1] = load(&key[16..]);
-            keys[2] = expand_step!(keys[1], keys[0], 0x01, 0xff);
-            keys[3] = expand_step!(keys[2], keys[1], 0x00, 0xaa);
-            keys[4] = expand_step!(keys[3], keys[2], 0x02, 0xff);
-            keys[5] = expand_step!(keys[4], keys[3], 0x00, 0xaa);
-            keys[6] = expand_step!(keys[5], keys[4], 0x04, 0xff);
-            keys[7] = expand_step!(keys[6], keys[5], 0x00, 0xaa);
-            keys[8] = expand_step!(keys[7], keys[6], 0x08, 0xff);
-            keys[9] = expand_step!(keys[8], keys[7], 0x00, 0xaa);
-            keys[10] = expand_step!(keys[9], keys[8], 0x10, 0xff);
-            keys[11] = expand_step!(keys[10], keys[9], 0x00, 0xaa);
-            keys[12] = expand_step!(keys[11], keys[10], 0x20, 0xff);
-            keys[13] = expand_step!(keys[12], keys[11], 0x00, 0xaa);
-            keys[14] = expand_step!(keys[13], keys[12], 0x40, 0xff);
+            keys[2] = expand_step!(keys[1], keys[0], 0x01, &ROT_LAST);
+            keys[3] = expand_step!(keys[2], keys[1], 0x00, &LAST);
+            keys[4] = expand_step!(keys[3], keys[2], 0x02, &ROT_LAST);
+            keys[5] = expand_step!(keys[4], keys[3], 0x00, &LAST);
+            keys[6] = expand_step!(keys[5], keys[4], 0x04, &ROT_LAST);
+            keys[7] = expand_step!(keys[6], keys[5], 0x00, &LAST);
+            keys[8] = expand_step!(keys[7], keys[6], 0x08, &ROT_LAST);
+            keys[9] = expand_step!(keys[8], keys[7], 0x00, &LAST);
+            keys[10] = expand_step!(keys[9], keys[8], 0x10, &ROT_LAST);
+            keys[11] = expand_step!(keys[10], keys[9], 0x00, &LAST);
+            keys[12] = expand_step!(keys[11], keys[10], 0x20, &ROT_LAST);
+            keys[13] = expand_step!(keys[12], keys[11], 0x00, &LAST);
+            keys[14] = expand_step!(keys[13], keys[12], 0x40, &ROT_LAST);
             RoundKeys { keys, rounds: 14 }
         }
         n => unreachable!("AES key length {n} was checked by the caller"),
