@@ -1,1 +1,402 @@
-fn main() {}
+//! `atrest`: the always-encrypted document store from the shell. Thin: every operation is one call into
+//! atrest-store; this file parses arguments, shows progress and prints results.
+
+mod keys;
+
+use atrest_store::{IndexPolicy, Store, StoreConfig};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// An encrypted document store: JSON documents, their index and attachments are sealed at rest, always.
+#[derive(Parser, Debug)]
+#[command(name = "atrest", version, about)]
+struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The master key file (default: $XDG_CONFIG_HOME/atrest/keys/<store-id>.key, outside the data directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+    /// Threads for sealing and opening pages (0: one per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Creates a new store and its key file.
+    Init {
+        /// Page size in KiB (4, 8, 16, 32 or 64).
+        #[arg(long, default_value_t = 16)]
+        page_kib: usize,
+    },
+    /// Creates a collection with an indexing policy (put and import create missing ones with `all`).
+    Create {
+        /// Collection name.
+        collection: String,
+        /// `all`, `none`, or comma-separated JSON Pointers (e.g. /address/city,/name).
+        #[arg(long, default_value = "all")]
+        index: String,
+    },
+    /// Stores a JSON document (from FILE, or stdin without it), replacing any with the same id.
+    Put {
+        /// Collection name.
+        collection: String,
+        /// Document id.
+        id: String,
+        /// File holding the document.
+        file: Option<PathBuf>,
+    },
+    /// Prints a document.
+    Get {
+        /// Collection name.
+        collection: String,
+        /// Document id.
+        id: String,
+    },
+    /// Deletes a document and its attachments.
+    Delete {
+        /// Collection name.
+        collection: String,
+        /// Document id.
+        id: String,
+    },
+    /// Imports a JSON Lines file, one document per line, in group-committed batches.
+    Import {
+        /// Collection name.
+        collection: String,
+        /// The .jsonl file.
+        file: PathBuf,
+        /// The field holding each document's id (a string or a number).
+        #[arg(long, default_value = "id")]
+        id_field: String,
+        /// Documents per commit batch.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+    },
+    /// Prints documents whose value at a JSON Pointer equals VALUE: the id, a tab, the document.
+    Find {
+        /// Collection name.
+        collection: String,
+        /// JSON Pointer, e.g. /address/city.
+        pointer: String,
+        /// The value: JSON (42, true, "x") or else taken as a string.
+        value: String,
+    },
+    /// Stores FILE as attachment NAME of a document, streamed.
+    Attach {
+        /// Collection name.
+        collection: String,
+        /// Document id.
+        id: String,
+        /// Attachment name.
+        name: String,
+        /// File to attach.
+        file: PathBuf,
+    },
+    /// Writes an attachment's bytes to stdout.
+    Attachment {
+        /// Collection name.
+        collection: String,
+        /// Document id.
+        id: String,
+        /// Attachment name.
+        name: String,
+    },
+    /// Drops a collection and destroys its keys.
+    Drop {
+        /// Collection name.
+        collection: String,
+    },
+    /// Opens every page, the index and the catalog; lists failures and exits non-zero if there are any.
+    Verify,
+    /// Makes new active data keys (old pages stay readable).
+    Rotate,
+    /// Rewrites all data under the current keys and destroys the old data keys.
+    Rekey,
+    /// Shows the backend, CPU features, store statistics and key ids (never key bytes).
+    Info,
+    /// Test aid: writes documents until killed, printing `acked ID` after each write is durable.
+    #[command(hide = true)]
+    Soak {
+        /// Collection name.
+        collection: String,
+        /// Id prefix.
+        prefix: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("atrest: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bar(total: u64, what: &str) -> ProgressBar {
+    let b = ProgressBar::new(total);
+    b.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_owned());
+    b
+}
+
+fn policy(s: &str) -> IndexPolicy {
+    match s {
+        "all" => IndexPolicy::All,
+        "none" => IndexPolicy::None,
+        paths => IndexPolicy::Paths(paths.split(',').map(str::to_owned).collect()),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let data = cli.data.clone().ok_or("no data directory: pass --data DIR")?;
+    let key_file = cli.key_file.as_deref();
+    let threads = cli.threads;
+    let tune = |c: &mut StoreConfig| c.threads = threads;
+    let open = || keys::open(&data, key_file, tune);
+    let e = |e: atrest_store::StoreError| e.to_string();
+    match cli.command {
+        Command::Init { page_kib } => {
+            let size = atrest_core::page::PageSize::new(page_kib * 1024).map_err(|e| e.to_string())?;
+            let (store, path) = keys::init(&data, key_file, |c| {
+                c.threads = threads;
+                c.page_size = size;
+            })?;
+            println!("created store {} in {}", store.format().store_id_hex(), data.display());
+            println!("key file: {} (keep it, and a backup of it, outside the data directory)", path.display());
+            store.close().map_err(e)
+        }
+        Command::Create { collection, index } => {
+            let s = open()?;
+            s.create_collection(&collection, policy(&index)).map_err(e)?;
+            s.close().map_err(e)
+        }
+        Command::Put { collection, id, file } => {
+            let doc = read_input(file.as_deref())?;
+            let s = open()?;
+            s.ensure_collection(&collection).map_err(e)?;
+            s.put(&collection, &id, doc).map_err(e)?;
+            s.close().map_err(e)
+        }
+        Command::Get { collection, id } => {
+            let s = open()?;
+            let doc = s.get(&collection, &id).map_err(e)?.ok_or(format!("no document {id:?} in {collection:?}"))?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&doc).and_then(|()| out.write_all(b"\n")).map_err(|e| format!("stdout: {e}"))
+        }
+        Command::Delete { collection, id } => {
+            let s = open()?;
+            if !s.delete(&collection, &id).map_err(e)? {
+                return Err(format!("no document {id:?} in {collection:?}"));
+            }
+            s.close().map_err(e)
+        }
+        Command::Import { collection, file, id_field, batch } => import(open()?, &collection, &file, &id_field, batch),
+        Command::Find { collection, pointer, value } => {
+            let v = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            let s = open()?;
+            let mut out = std::io::stdout().lock();
+            for (id, doc) in s.find(&collection, &pointer, &v).map_err(e)? {
+                out.write_all(id.as_bytes())
+                    .and_then(|()| out.write_all(b"\t"))
+                    .and_then(|()| out.write_all(&one_line(doc)))
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(|e| format!("stdout: {e}"))?;
+            }
+            Ok(())
+        }
+        Command::Attach { collection, id, name, file } => {
+            let f = std::fs::File::open(&file).map_err(|err| format!("{}: {err}", file.display()))?;
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let s = open()?;
+            let b = bar(len, "attaching");
+            let n = s.attach(&collection, &id, &name, b.wrap_read(f)).map_err(e)?;
+            b.finish_and_clear();
+            eprintln!("attached {n} bytes");
+            s.close().map_err(e)
+        }
+        Command::Attachment { collection, id, name } => {
+            let s = open()?;
+            let mut r = s
+                .attachment_reader(&collection, &id, &name)
+                .map_err(e)?
+                .ok_or(format!("no attachment {name:?} on {id:?} in {collection:?}"))?;
+            std::io::copy(&mut r, &mut std::io::stdout().lock()).map_err(|e| format!("attachment: {e}"))?;
+            Ok(())
+        }
+        Command::Drop { collection } => {
+            let s = open()?;
+            s.drop_collection(&collection).map_err(e)?;
+            s.close().map_err(e)
+        }
+        Command::Verify => {
+            let s = open()?;
+            let b = bar(0, "verifying pages");
+            let r = s
+                .verify(&mut |done, total| {
+                    b.set_length(total);
+                    b.set_position(done);
+                })
+                .map_err(e)?;
+            b.finish_and_clear();
+            for f in &r.failures {
+                println!("FAIL {} at offset {}: {}", f.file, f.offset, f.detail);
+            }
+            println!("{} pages ok, {} shredded, {} failures", r.pages_ok, r.pages_shredded, r.failures.len());
+            if r.is_ok() { Ok(()) } else { Err(format!("verify found {} failures", r.failures.len())) }
+        }
+        Command::Rotate => {
+            let s = open()?;
+            let ids = s.rotate().map_err(e)?;
+            println!("new active data keys: {ids:?}");
+            s.close().map_err(e)
+        }
+        Command::Rekey => {
+            let s = open()?;
+            let b = bar(0, "rewriting documents");
+            let r = s
+                .rekey(&mut |done, total| {
+                    b.set_length(total);
+                    b.set_position(done);
+                })
+                .map_err(e)?;
+            b.finish_and_clear();
+            println!(
+                "rewrote {} documents and {} attachments, removed {} segments, destroyed keys {:?}",
+                r.documents, r.attachments, r.segments_removed, r.keys_destroyed
+            );
+            s.close().map_err(e)
+        }
+        Command::Info => info(open()?),
+        Command::Soak { collection, prefix } => soak(open()?, &collection, &prefix),
+    }
+}
+
+/// Reads a document, without surrounding whitespace (so `echo '{..}' | atrest put` stores no newline).
+fn read_input(file: Option<&Path>) -> Result<Vec<u8>, String> {
+    let v = match file {
+        Some(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        None => {
+            let mut v = Vec::new();
+            std::io::stdin().read_to_end(&mut v).map_err(|e| format!("stdin: {e}"))?;
+            v
+        }
+    };
+    Ok(v.trim_ascii().to_vec())
+}
+
+/// A document on one line: compact JSON if the stored text spans lines.
+fn one_line(doc: Vec<u8>) -> Vec<u8> {
+    if !doc.contains(&b'\n') {
+        return doc;
+    }
+    serde_json::from_slice::<serde_json::Value>(&doc).map(|v| v.to_string().into_bytes()).unwrap_or(doc)
+}
+
+fn soak(s: Store, collection: &str, prefix: &str) -> Result<(), String> {
+    s.ensure_collection(collection).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let doc = |i: u64| format!(r#"{{"p":"{prefix}","i":{i},"pad":"{}"}}"#, "s".repeat((i as usize * 37) % 3000));
+    for i in 0u64.. {
+        let ids: Vec<String> = if i % 5 == 0 {
+            let batch: Vec<_> = (0..20).map(|j| (format!("{prefix}-{i}-{j}"), doc(i).into_bytes())).collect();
+            let ids = batch.iter().map(|b| b.0.clone()).collect();
+            s.put_many(collection, batch).map_err(|e| e.to_string())?;
+            ids
+        } else {
+            let id = format!("{prefix}-{i}");
+            s.put(collection, &id, doc(i).into_bytes()).map_err(|e| e.to_string())?;
+            vec![id]
+        };
+        for id in ids {
+            writeln!(out, "acked {id} {i}").map_err(|e| e.to_string())?;
+        }
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn import(s: Store, collection: &str, file: &Path, id_field: &str, batch: usize) -> Result<(), String> {
+    let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    s.ensure_collection(collection).map_err(|e| e.to_string())?;
+    let b = bar(len, "importing");
+    let reader = std::io::BufReader::with_capacity(1 << 20, b.wrap_read(f));
+    let mut docs = Vec::with_capacity(batch);
+    let mut count = 0u64;
+    let flush = |docs: &mut Vec<(String, Vec<u8>)>, first_line: u64| -> Result<(), String> {
+        s.put_many(collection, std::mem::take(docs)).map_err(|e| match e {
+            atrest_store::StoreError::InBatch { index, source, .. } => {
+                format!("{}: line {}: {source}", file.display(), first_line + index as u64)
+            }
+            e => e.to_string(),
+        })
+    };
+    let mut first_line = 1;
+    for (n, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", file.display()))?;
+        let lineno = n as u64 + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&line)
+            .map_err(|e| format!("{}: line {lineno}: invalid JSON: {e}", file.display()))?;
+        let id = match v.get(id_field) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => return Err(format!("{}: line {lineno}: no string or number field {id_field:?}", file.display())),
+        };
+        if docs.is_empty() {
+            first_line = lineno;
+        }
+        docs.push((id, line));
+        count += 1;
+        if docs.len() >= batch {
+            flush(&mut docs, first_line)?;
+        }
+    }
+    flush(&mut docs, first_line)?;
+    b.finish_and_clear();
+    eprintln!("imported {count} documents into {collection:?}");
+    s.close().map_err(|e| e.to_string())
+}
+
+fn info(s: Store) -> Result<(), String> {
+    let st = s.stats().map_err(|e| e.to_string())?;
+    println!("backend: {} (supported: {:?})", st.backend, atrest_core::backend::supported());
+    println!("cpu features: {}", atrest_core::backend::CpuFeatures::get().names().join(" "));
+    println!("store id: {}", st.store_id);
+    println!("page size: {} bytes, segments: {}, bytes on disk: {}", st.page_size, st.segments, st.bytes_on_disk);
+    println!("manifest generation: {}", st.generation);
+    for c in &st.collections {
+        println!(
+            "collection {:?}: {} documents, {} attachments, {} index entries",
+            c.name, c.documents, c.attachments, c.index_entries
+        );
+    }
+    println!("keys: {}", st.key_source);
+    for k in &st.keys {
+        let state = if k.destroyed {
+            "destroyed"
+        } else if k.active {
+            "active"
+        } else {
+            "decrypt-only"
+        };
+        println!("  key {} {:?} {state}", k.id, k.scope);
+    }
+    Ok(())
+}

@@ -26,6 +26,8 @@ pub struct StoreConfig {
     pub limits: Limits,
     /// Threads used to seal and open batches (0: one per core).
     pub threads: usize,
+    /// The id of a new store (random if `None`); callers that name the key file after the store draw it.
+    pub store_id: Option<[u8; 16]>,
 }
 
 impl StoreConfig {
@@ -40,6 +42,7 @@ impl StoreConfig {
             checkpoint_bytes: 256 << 20,
             limits: Limits::default(),
             threads: 0,
+            store_id: None,
         }
     }
 

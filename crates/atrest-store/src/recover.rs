@@ -43,8 +43,14 @@ impl Store {
         if storage.exists(FORMAT_FILE).map_err(StoreError::io("checking", storage.describe(FORMAT_FILE)))? {
             return Err(StoreError::AlreadyExists { dir: desc });
         }
-        let mut store_id = [0u8; 16];
-        getrandom::fill(&mut store_id).map_err(|e| StoreError::Keys(format!("OS RNG: {e}")))?;
+        let store_id = match cfg.store_id {
+            Some(id) => id,
+            None => {
+                let mut id = [0u8; 16];
+                getrandom::fill(&mut id).map_err(|e| StoreError::Keys(format!("OS RNG: {e}")))?;
+                id
+            }
+        };
         let format = FormatInfo { version: STORE_FORMAT_VERSION, page_size: cfg.page_size, store_id };
         let codec = PageCodec::new(cfg.page_size, store_id, cfg.keys.clone());
         let first_seg = 1;

@@ -28,7 +28,9 @@ struct FsFile(File);
 
 impl Storage for FsStorage {
     fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>> {
-        let f = OpenOptions::new().read(true).write(true).create(create).open(self.dir.join(name))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Sealed or not, the store's files are nobody else's business.
+        let f = OpenOptions::new().read(true).write(true).create(create).mode(0o600).open(self.dir.join(name))?;
         Ok(Box::new(FsFile(f)))
     }
     fn exists(&self, name: &str) -> io::Result<bool> {
