@@ -1,0 +1,136 @@
+//! Reading a backup back: its manifest, its keyring, and every file, each chunk checked against its digest
+//! and each file against its whole-file digest. Shared by restore and verify; every problem names the file
+//! and object at fault, and checking goes on past the first problem so one run reports them all.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use atrest_keys::{KeyProvider, Keyring, SystemClock};
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{BackupError, Result};
+use crate::layout::manifest_name;
+use crate::manifest::{BackupManifest, ChunkRef, KEYRING_NAME, read_header};
+use crate::target::Target;
+use crate::upload::list_backups;
+use crate::verify::{Problem, ProblemKind};
+
+/// Picks `id`, or the newest backup when `None`.
+pub(crate) fn resolve_id(target: &Target, id: Option<&str>) -> Result<String> {
+    let ids = list_backups(target)?;
+    match id {
+        Some(id) if ids.iter().any(|i| i == id) => Ok(id.to_owned()),
+        Some(id) => Err(BackupError::NoSuchBackup { id: id.to_owned(), target: target.to_string() }),
+        None => ids.last().cloned().ok_or_else(|| BackupError::NoBackups { target: target.to_string() }),
+    }
+}
+
+/// A backup whose manifest and keyring have been read and opened.
+pub(crate) struct Opened {
+    pub(crate) manifest: BackupManifest,
+    pub(crate) keyring: Arc<Keyring>,
+}
+
+/// Fetches backup `id`'s manifest and keyring, writes the keyring into `dir`, opens it with `provider`, and
+/// opens the manifest with it. Problems with the manifest or keyring objects are returned as problems (the
+/// rest of the backup cannot be read without them); key errors as errors.
+pub(crate) fn open_backup(
+    target: &Target,
+    id: &str,
+    provider: Arc<dyn KeyProvider>,
+    dir: &Path,
+) -> Result<std::result::Result<Opened, Vec<Problem>>> {
+    let object = manifest_name(id);
+    let manifest_problem =
+        |kind: ProblemKind| Ok(Err(vec![Problem { file: "(manifest)".into(), object: object.clone(), kind }]));
+    let Some(bytes) = target.get(&object)? else {
+        return manifest_problem(ProblemKind::Missing);
+    };
+    let header = match read_header(&object, &bytes) {
+        Ok(h) => h,
+        Err(e) => return manifest_problem(ProblemKind::Unreadable(e.to_string())),
+    };
+    let mut problems = Vec::new();
+    let path = dir.join(KEYRING_NAME);
+    fetch_file(target, KEYRING_NAME, &header.keyring, None, &path, &mut problems)?;
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let keyring = Arc::new(Keyring::open(dir, provider, Arc::new(SystemClock))?);
+    let manifest = match crate::manifest::open(&object, &bytes, &*keyring) {
+        Ok(m) => m,
+        Err(e @ (BackupError::ManifestAuthentication { .. } | BackupError::ManifestFormat { .. })) => {
+            return manifest_problem(ProblemKind::Unreadable(e.to_string()));
+        }
+        Err(e) => return Err(e),
+    };
+    let entry = manifest.keyring().expect("an opened manifest has a keyring");
+    let on_disk =
+        std::fs::read(&path).map_err(|source| BackupError::Io { op: "reading", path: path.clone(), source })?;
+    if Digest::of(&on_disk) != entry.digest {
+        return Ok(Err(vec![Problem {
+            file: KEYRING_NAME.into(),
+            object: object.clone(),
+            kind: ProblemKind::Altered,
+        }]));
+    }
+    Ok(Ok(Opened { manifest, keyring }))
+}
+
+/// Fetches the chunks of file `name` into `path`, checking each chunk, and the whole file against `whole` when
+/// given. Appends a problem for each missing, short or altered chunk (and a whole-file mismatch) and goes on.
+pub(crate) fn fetch_file(
+    target: &Target,
+    name: &str,
+    chunks: &[ChunkRef],
+    whole: Option<Digest>,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Result<()> {
+    let io = |op: &'static str| {
+        let path = path.to_owned();
+        move |source| BackupError::Io { op, path, source }
+    };
+    let mut out = File::create(path).map_err(io("creating"))?;
+    let mut hasher = Hasher::new();
+    let before = problems.len();
+    for c in chunks {
+        let object = c.digest.object_name();
+        let problem = |kind| Problem { file: name.to_owned(), object: object.clone(), kind };
+        let Some(bytes) = target.get(&object)? else {
+            problems.push(problem(ProblemKind::Missing));
+            continue;
+        };
+        if bytes.len() as u64 != c.len {
+            problems.push(problem(ProblemKind::WrongSize { expected: c.len, actual: bytes.len() as u64 }));
+            continue;
+        }
+        if Digest::of(&bytes) != c.digest {
+            problems.push(problem(ProblemKind::Altered));
+            continue;
+        }
+        hasher.update(&bytes);
+        out.write_all(&bytes).map_err(io("writing"))?;
+    }
+    if problems.len() == before
+        && let Some(want) = whole
+        && hasher.finish() != want
+    {
+        problems.push(Problem { file: name.to_owned(), object: "(whole file)".into(), kind: ProblemKind::Altered });
+    }
+    out.sync_all().map_err(io("syncing"))?;
+    Ok(())
+}
+
+/// Fetches every file of `manifest` but the keyring (already there) into `dir`.
+pub(crate) fn fetch_all(target: &Target, manifest: &BackupManifest, dir: &Path) -> Result<Vec<Problem>> {
+    let mut problems = Vec::new();
+    for f in manifest.files.iter().filter(|f| f.name != KEYRING_NAME) {
+        fetch_file(target, &f.name, &f.chunks, Some(f.digest), &dir.join(&f.name), &mut problems)?;
+    }
+    let d = File::open(dir).map_err(|source| BackupError::Io { op: "opening", path: dir.to_owned(), source })?;
+    d.sync_all().map_err(|source| BackupError::Io { op: "syncing", path: dir.to_owned(), source })?;
+    Ok(problems)
+}

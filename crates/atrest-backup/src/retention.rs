@@ -1,0 +1,94 @@
+//! Retention: keep the newest backups, delete the others, and delete only the chunk objects that no kept
+//! backup references.
+//!
+//! Every kept manifest is opened (and so authenticated) before anything is deleted: a kept backup whose
+//! manifest cannot be read stops the pruning, because its objects could not be told apart from garbage.
+//! Dropped manifests are deleted before any object, so an interruption leaves extra objects (removed by the
+//! next run), never a manifest pointing at a deleted object. One process prunes a target at a time, and not
+//! while another process backs up to it (its new chunks are not yet referenced by a manifest).
+
+use std::collections::BTreeSet;
+
+use crate::digest::Digest;
+use crate::error::{BackupError, Result};
+use crate::keys::ManifestKeys;
+use crate::layout::manifest_name;
+use crate::target::Target;
+use crate::upload::{existing_objects, list_backups, read_manifest};
+
+/// What pruning removes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrunePlan {
+    /// Backups kept, oldest first.
+    pub kept: Vec<String>,
+    /// Backups removed, oldest first.
+    pub removed: Vec<String>,
+    /// Objects removed: referenced by no kept backup.
+    pub objects: Vec<Digest>,
+}
+
+/// Plans pruning: keep the newest `keep` of `ids` (sorted oldest first), remove objects of `existing` that are
+/// not in `referenced` (the union of the kept backups' objects).
+pub fn plan(ids: &[String], keep: usize, existing: &BTreeSet<Digest>, referenced: &BTreeSet<Digest>) -> PrunePlan {
+    let cut = ids.len().saturating_sub(keep);
+    PrunePlan {
+        kept: ids[cut..].to_vec(),
+        removed: ids[..cut].to_vec(),
+        objects: existing.difference(referenced).copied().collect(),
+    }
+}
+
+/// Keeps the newest `keep` backups at `target` and removes the rest, with every object no kept backup needs.
+///
+/// # Errors
+/// [`BackupError::Config`] for `keep == 0`; a kept manifest that cannot be opened (nothing is deleted then);
+/// target errors.
+pub fn prune(target: &Target, keys: &dyn ManifestKeys, keep: usize) -> Result<PrunePlan> {
+    if keep == 0 {
+        return Err(BackupError::Config("retention must keep at least one backup".into()));
+    }
+    let ids = list_backups(target)?;
+    let kept = &ids[ids.len().saturating_sub(keep)..];
+    let mut referenced = BTreeSet::new();
+    for id in kept {
+        referenced.extend(read_manifest(target, id, keys)?.objects());
+    }
+    let existing: BTreeSet<Digest> = existing_objects(target)?.into_keys().collect();
+    let plan = plan(&ids, keep, &existing, &referenced);
+    for id in &plan.removed {
+        target.delete(&manifest_name(id))?;
+    }
+    for d in &plan.objects {
+        target.delete(&d.object_name())?;
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(b: u8) -> Digest {
+        Digest([b; 32])
+    }
+
+    #[test]
+    fn keeps_newest_and_only_unreferenced_objects_go() {
+        let ids: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let existing: BTreeSet<Digest> = [d(1), d(2), d(3), d(4)].into();
+        let referenced: BTreeSet<Digest> = [d(2), d(4)].into();
+        let p = plan(&ids, 2, &existing, &referenced);
+        assert_eq!(p.kept, ["c", "d"]);
+        assert_eq!(p.removed, ["a", "b"]);
+        assert_eq!(p.objects, [d(1), d(3)]);
+    }
+
+    #[test]
+    fn keeping_more_than_exist_removes_nothing_referenced() {
+        let ids: Vec<String> = vec!["a".into()];
+        let existing: BTreeSet<Digest> = [d(1)].into();
+        let p = plan(&ids, 5, &existing, &existing);
+        assert_eq!(p.kept, ["a"]);
+        assert!(p.removed.is_empty() && p.objects.is_empty());
+    }
+}
