@@ -108,3 +108,27 @@ pub(crate) fn open_all<'p>(
         jobs.iter_mut().zip(prepared).map(|(j, p)| open_one(j, p)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_batches_and_single_thread_pools_stay_on_the_calling_thread() {
+        let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        two.install(|| {
+            assert!(!use_threads(1, 1 << 20), "one page");
+            assert!(!use_threads(8, MIN_PARALLEL_BYTES - 1), "too few bytes");
+            assert!(use_threads(4, MIN_PARALLEL_BYTES));
+        });
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        one.install(|| assert!(!use_threads(256, 4 << 20), "a one-thread pool gains nothing"));
+    }
+
+    #[test]
+    fn tasks_get_at_least_min_task_bytes() {
+        assert_eq!(min_jobs_per_task(256, 256 * 4096), 8);
+        assert_eq!(min_jobs_per_task(256, 256 * 65536), 1);
+        assert_eq!(min_jobs_per_task(0, 0), MIN_TASK_BYTES);
+    }
+}
