@@ -116,7 +116,7 @@ impl Store {
             }
         }
         let mut applied: Vec<(Loc, Record, Vec<IndexKey>)> = Vec::new();
-        let mut batch = BatchBuf::new(&self.codec);
+        let mut batch = BatchBuf::new(&self.codec, writer.spare.take());
         let mut placed: Vec<Placed> = Vec::new();
         let mut seg_keys: Vec<(u64, u32)> = Vec::new();
         let mut written = 0u64;
@@ -142,7 +142,8 @@ impl Store {
                     }
                 }
             }
-            *batch = BatchBuf::new(&self.codec);
+            let old = std::mem::replace(batch, BatchBuf::new(&self.codec, None));
+            *batch = BatchBuf::new(&self.codec, Some(old.into_buf()));
             Ok(())
         };
         for (coll, ops) in by_coll {
@@ -179,6 +180,7 @@ impl Store {
             }
         }
         flush(&mut batch, &mut placed, &mut writer)?;
+        writer.spare = Some(batch.into_buf());
         if sync {
             writer.sync(&*self.storage)?;
         }

@@ -45,10 +45,13 @@ pub trait KeySource: Send + Sync + std::fmt::Debug {
     fn describe(&self) -> String;
 }
 
+/// The in-memory key table: id to (facts, bytes unless destroyed).
+type KeyTable = BTreeMap<u32, (KeyInfo, Option<Zeroizing<[u8; 32]>>)>;
+
 /// Keys held only in memory: for tests and benchmarks. Anything sealed under them is lost with the process.
 #[derive(Debug, Default)]
 pub struct MemoryKeys {
-    keys: Mutex<BTreeMap<u32, (KeyInfo, Option<Zeroizing<[u8; 32]>>)>>,
+    keys: Mutex<KeyTable>,
 }
 
 impl MemoryKeys {
@@ -57,11 +60,11 @@ impl MemoryKeys {
         MemoryKeys::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, (KeyInfo, Option<Zeroizing<[u8; 32]>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyTable> {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn create(map: &mut BTreeMap<u32, (KeyInfo, Option<Zeroizing<[u8; 32]>>)>, scope: KeyScope) -> Result<u32> {
+    fn create(map: &mut KeyTable, scope: KeyScope) -> Result<u32> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         getrandom::fill(&mut bytes[..]).map_err(|e| crate::StoreError::Keys(format!("OS RNG: {e}")))?;
         for (info, _) in map.values_mut() {

@@ -19,6 +19,7 @@
 //!
 //! File layout, record framing and recovery are described in docs/design.md ("Store").
 
+mod aligned;
 mod attach;
 mod codec;
 mod commit;

@@ -5,6 +5,7 @@
 //! the writer moves to a new segment, the old one is synced and never written again, so a backup can copy it
 //! as is. A batch never spans segments.
 
+use crate::aligned::AlignedBuf;
 use crate::error::{Result, StoreError};
 use crate::keys::KeyScope;
 use crate::pages::{BATCH_END, BODY_HEADER, BodyHeader, CONTINUES, PageCodec};
@@ -30,18 +31,21 @@ pub(crate) struct Run {
 pub(crate) struct BatchBuf {
     page: usize,
     cap: usize,
-    pub(crate) buf: Vec<u8>,
+    pub(crate) buf: AlignedBuf,
     used: Vec<usize>,
     cont: Vec<bool>,
     pub(crate) runs: Vec<Run>,
 }
 
 impl BatchBuf {
-    pub(crate) fn new(codec: &PageCodec) -> BatchBuf {
+    /// An empty batch packed into `buf` (a buffer recycled from an earlier batch, or a new one).
+    pub(crate) fn new(codec: &PageCodec, buf: Option<AlignedBuf>) -> BatchBuf {
+        let mut buf = buf.unwrap_or_default();
+        buf.clear();
         BatchBuf {
             page: codec.size.bytes(),
             cap: codec.payload_cap(),
-            buf: Vec::new(),
+            buf,
             used: Vec::new(),
             cont: Vec::new(),
             runs: Vec::new(),
@@ -56,8 +60,13 @@ impl BatchBuf {
         self.buf.len()
     }
 
+    /// The buffer, for reuse by the next batch.
+    pub(crate) fn into_buf(self) -> AlignedBuf {
+        self.buf
+    }
+
     fn add_page(&mut self) {
-        self.buf.resize(self.buf.len() + self.page, 0);
+        self.buf.grow_zeroed(self.page);
         self.used.push(0);
         self.cont.push(false);
         if let Some(r) = self.runs.last_mut() {
@@ -89,7 +98,7 @@ impl BatchBuf {
 
     fn payload_mut(&mut self, idx: usize) -> &mut [u8] {
         let start = idx * self.page + HEADER_LEN + BODY_HEADER;
-        &mut self.buf[start..start + self.cap]
+        &mut self.buf.as_mut_slice()[start..start + self.cap]
     }
 
     /// Appends to the current run's payload stream, spilling into new pages.
@@ -126,7 +135,8 @@ impl BatchBuf {
                 flags |= BATCH_END;
             }
             let start = i * self.page + HEADER_LEN;
-            BodyHeader { used: self.used[i], flags, batch, synced }.write(&mut self.buf[start..start + BODY_HEADER]);
+            BodyHeader { used: self.used[i], flags, batch, synced }
+                .write(&mut self.buf.as_mut_slice()[start..start + BODY_HEADER]);
         }
     }
 }
@@ -140,6 +150,8 @@ pub(crate) struct LogWriter {
     /// Highest batch number appended so far, and the highest made durable.
     pub(crate) appended: u64,
     pub(crate) synced: u64,
+    /// The last batch's buffer, reused by the next.
+    pub(crate) spare: Option<AlignedBuf>,
 }
 
 impl LogWriter {
@@ -161,11 +173,11 @@ impl LogWriter {
         for run in batch.runs.clone() {
             let range = run.first * page..(run.first + run.count) * page;
             let first = self.next_page + run.first as u64;
-            keys.push(codec.seal_run(run.scope, run.kind, self.seg, first, &mut batch.buf[range])?);
+            keys.push(codec.seal_run(run.scope, run.kind, self.seg, first, &mut batch.buf.as_mut_slice()[range])?);
         }
         let name = seg_name(self.seg);
         self.file
-            .write_at(&batch.buf, self.next_page * page as u64)
+            .write_at(batch.buf.as_slice(), self.next_page * page as u64)
             .map_err(StoreError::io("writing segment", storage.describe(&name)))?;
         let at = (self.seg, self.next_page, keys);
         self.next_page += n;
@@ -183,7 +195,8 @@ impl LogWriter {
     pub(crate) fn roll(&mut self, storage: &dyn Storage, id: u64) -> Result<()> {
         self.sync(storage)?;
         let name = seg_name(id);
-        let file = storage.open(&name, true).map_err(StoreError::io("creating segment", storage.describe(&name)))?;
+        let file =
+            storage.open_log(&name, true).map_err(StoreError::io("creating segment", storage.describe(&name)))?;
         file.set_len(0).map_err(StoreError::io("creating segment", storage.describe(&name)))?;
         storage.sync_dir().map_err(StoreError::io("syncing directory for", storage.describe(&name)))?;
         self.file = Arc::from(file);

@@ -139,6 +139,7 @@ impl Store {
                 max_pages: (cfg.segment_bytes / page).max(4),
                 appended: manifest.next_batch.saturating_sub(1),
                 synced: manifest.next_batch.saturating_sub(1),
+                spare: None,
             }),
             next_file: AtomicU64::new(manifest.next_file),
             next_batch: AtomicU64::new(manifest.next_batch),
@@ -223,7 +224,7 @@ impl Store {
         }
         let name = seg_name(cseg);
         let file: Arc<dyn crate::storage::StorageFile> =
-            Arc::from(storage.open(&name, false).map_err(io("opening", &name))?);
+            Arc::from(storage.open_log(&name, false).map_err(io("opening", &name))?);
         if file.len().map_err(io("reading length of", &name))? != cpage * page {
             file.set_len(cpage * page).map_err(io("truncating", &name))?;
             file.sync_data().map_err(io("syncing", &name))?;

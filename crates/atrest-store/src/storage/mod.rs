@@ -14,6 +14,11 @@ pub use fs::FsStorage;
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Opens `name` for reading and writing, creating it empty if `create` and it does not exist.
     fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>>;
+    /// Opens a log file for appending whole aligned pages (the real file system uses `O_DIRECT` for its
+    /// writes where it can); reads through the handle behave as for [`Storage::open`].
+    fn open_log(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>> {
+        self.open(name, create)
+    }
     /// Whether `name` exists.
     fn exists(&self, name: &str) -> io::Result<bool>;
     /// The names of all files.
@@ -36,6 +41,10 @@ pub trait StorageFile: Send + Sync {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// The file's length.
     fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
     /// Truncates or extends the file.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Makes written data (and the length) durable: `fdatasync`.
