@@ -102,6 +102,7 @@ impl Store {
     /// Packs, seals, writes and syncs the jobs, then applies them. Returns each job's chunk extents.
     fn write_jobs(&self, jobs: Vec<Job>) -> Result<Vec<Vec<Extent>>> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.maybe_rotate(&writer)?;
         let sync = jobs.iter().any(|j| j.sync);
         let mut out: Vec<Vec<Extent>> = vec![Vec::new(); jobs.len()];
         // Group by collection, keeping each collection's order, so each collection gets one run of pages.

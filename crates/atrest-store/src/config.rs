@@ -5,7 +5,9 @@ use crate::json::Limits;
 use crate::keys::KeySource;
 use crate::storage::Storage;
 use atrest_core::page::PageSize;
+use atrest_keys::{Clock, SystemClock};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything [`crate::Store::create`] and [`crate::Store::open`] need.
 #[derive(Debug, Clone)]
@@ -28,6 +30,10 @@ pub struct StoreConfig {
     pub threads: usize,
     /// The id of a new store (random if `None`); callers that name the key file after the store draw it.
     pub store_id: Option<[u8; 16]>,
+    /// Rotate every data key automatically once the last rotation is this old (checked on each commit).
+    pub rotate_every: Option<Duration>,
+    /// The time source for automatic rotation (injected so tests can move time).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl StoreConfig {
@@ -43,6 +49,8 @@ impl StoreConfig {
             limits: Limits::default(),
             threads: 0,
             store_id: None,
+            rotate_every: None,
+            clock: Arc::new(SystemClock),
         }
     }
 

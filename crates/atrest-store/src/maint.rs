@@ -91,16 +91,32 @@ impl Store {
         self.check_poison()?;
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        self.rotate_locked(&mut state, &writer)
+    }
+
+    /// Rotation with the writer and state locks held.
+    pub(crate) fn rotate_locked(&self, state: &mut State, writer: &LogWriter) -> Result<Vec<u32>> {
         let mut new = vec![self.keys.rotate(KeyScope::Store)?];
         for &n in state.colls.keys() {
             new.push(self.keys.rotate(KeyScope::Collection(n))?);
         }
         self.codec.reset_sealers();
-        state.manifest.rotated_at =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let r = self.checkpoint_locked(&mut state, &writer);
+        state.manifest.rotated_at = self.cfg.clock.now_unix();
+        let r = self.checkpoint_locked(state, writer);
         self.poison_on_err(r)?;
         Ok(new)
+    }
+
+    /// Rotates when `rotate_every` has passed since the last rotation (or since the store was created).
+    pub(crate) fn maybe_rotate(&self, writer: &LogWriter) -> Result<()> {
+        let Some(every) = self.cfg.rotate_every else { return Ok(()) };
+        let now = self.cfg.clock.now_unix();
+        let last = self.state.read().unwrap_or_else(|p| p.into_inner()).manifest.rotated_at;
+        if now.saturating_sub(last) < every.as_secs() {
+            return Ok(());
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        self.rotate_locked(&mut state, writer).map(drop)
     }
 
     /// Drops a collection and destroys its data keys (crypto-shredding whatever of it remains on disk).

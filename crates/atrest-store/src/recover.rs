@@ -66,6 +66,7 @@ impl Store {
             ckpt_seg: first_seg,
             ckpt_page: 0,
             segments: vec![SegmentMeta { id: first_seg, keys: BTreeSet::new() }],
+            rotated_at: cfg.clock.now_unix(),
             ..Manifest::default()
         };
         manifest.store(&*storage, &codec)?;

@@ -154,3 +154,31 @@ fn rotate_rekey_and_drop_manage_keys() {
     assert_eq!(s.get("a", "2").unwrap().unwrap(), b"{\"v\":3}");
     assert_eq!(s.collections().len(), 1);
 }
+
+#[test]
+fn keys_rotate_on_schedule_with_an_injected_clock() {
+    let fs = FaultStorage::new();
+    let keys = Arc::new(MemoryKeys::new());
+    let clock = Arc::new(atrest_keys::ManualClock::new(1_000_000));
+    let mut cfg = small_cfg(Arc::new(fs), keys.clone());
+    cfg.rotate_every = Some(std::time::Duration::from_secs(3600));
+    cfg.clock = clock.clone();
+    let s = Store::create(cfg.clone()).unwrap();
+    s.create_collection("c", IndexPolicy::All).unwrap();
+    s.put("c", "1", b"{}".to_vec()).unwrap();
+    let active = |k: &MemoryKeys| k.list().unwrap().into_iter().filter(|k| k.active).map(|k| k.id).collect::<Vec<_>>();
+    let first = active(&keys);
+    clock.advance(std::time::Duration::from_secs(3599));
+    s.put("c", "2", b"{}".to_vec()).unwrap();
+    assert_eq!(active(&keys), first, "not due yet");
+    clock.advance(std::time::Duration::from_secs(2));
+    s.put("c", "3", b"{}".to_vec()).unwrap();
+    let second = active(&keys);
+    assert_eq!(second.len(), 2);
+    assert!(second.iter().all(|k| !first.contains(k)), "every scope rotated: {first:?} -> {second:?}");
+    drop(s);
+    let s = Store::open(cfg).unwrap();
+    s.put("c", "4", b"{}".to_vec()).unwrap();
+    assert_eq!(active(&keys), second, "the rotation time was persisted");
+    assert_eq!(s.count("c").unwrap(), 4);
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use atrest_store::{FaultPlan, FaultStorage, IndexPolicy, Store, StoreError};
+use atrest_store::{FaultPlan, FaultStorage, IndexPolicy, Storage, Store, StoreError};
 use common::small_cfg;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -173,4 +173,45 @@ fn failed_write_poisons_until_reopen_and_loses_nothing() {
         }
         s.put("c", "new", b"{}".to_vec()).unwrap();
     }
+}
+
+#[test]
+fn damage_in_the_middle_of_the_log_is_refused_not_truncated() {
+    let fs = FaultStorage::new();
+    let keys = Arc::new(atrest_store::MemoryKeys::new());
+    let cfg = small_cfg(Arc::new(fs.clone()), keys);
+    let s = Store::create(cfg.clone()).unwrap();
+    s.create_collection("c", IndexPolicy::All).unwrap();
+    for i in 0..6 {
+        s.put("c", &format!("k{i}"), format!(r#"{{"i":{i}}}"#).into_bytes()).unwrap();
+    }
+    drop(s); // no checkpoint: every put is in the log after the checkpoint
+    let seg = fs.list().unwrap().into_iter().filter(|n| n.starts_with("seg-")).max().unwrap();
+    let len = fs.read_file(&seg).unwrap().len();
+    assert!(len >= 6 * 4096, "one page per commit");
+    // Damage the first page: later pages say its batch was durable, so this is not a torn tail.
+    assert!(fs.tamper(&seg, 200, &[0x55]));
+    match Store::open(cfg.clone()) {
+        Err(StoreError::Integrity { file, offset, detail, .. }) => {
+            assert!(file.contains(&seg) && offset == 0, "{file} {offset}");
+            assert!(detail.contains("middle of the log"), "{detail}");
+        }
+        other => panic!("expected an integrity error, got {other:?}"),
+    }
+    assert_eq!(fs.read_file(&seg).unwrap().len(), len, "nothing was truncated");
+    // Damage only the last page: a torn tail, truncated; the rest survives.
+    let fs2 = FaultStorage::new();
+    let cfg2 = small_cfg(Arc::new(fs2.clone()), Arc::new(atrest_store::MemoryKeys::new()));
+    let s = Store::create(cfg2.clone()).unwrap();
+    s.create_collection("c", IndexPolicy::All).unwrap();
+    for i in 0..3 {
+        s.put("c", &format!("k{i}"), b"{}".to_vec()).unwrap();
+    }
+    drop(s);
+    let seg = fs2.list().unwrap().into_iter().filter(|n| n.starts_with("seg-")).max().unwrap();
+    let len = fs2.read_file(&seg).unwrap().len();
+    assert!(fs2.tamper(&seg, len - 100, &[0x55]));
+    let s = Store::open(cfg2).unwrap();
+    assert_eq!(s.count("c").unwrap(), 2);
+    assert_eq!(fs2.read_file(&seg).unwrap().len(), len - 4096);
 }
