@@ -124,7 +124,10 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic_and_never_open(bytes in prop::collection::vec(any::<u8>(), 0..5000), fix_header in any::<bool>()) {
+    fn arbitrary_bytes_never_panic_and_never_open(
+        bytes in prop::collection::vec(any::<u8>(), 0..5000),
+        fix_header in any::<bool>(),
+    ) {
         let (_, opener) = keys([1; 32], 1);
         let mut page = bytes;
         if fix_header && page.len() >= 12 {

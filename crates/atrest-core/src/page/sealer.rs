@@ -9,7 +9,7 @@
 //! Why nonces never repeat under one key: within an epoch the counter is strictly increasing and below 2^32,
 //! so the 24-byte nonces of one sealer differ. Across epochs and across sealers (processes, restarts, restored
 //! backups, cloned VMs) the prefixes are independent uniform 96-bit values; with `E` epochs ever opened under
-//! one data key, the chance that two share a prefix is at most `E^2 / 2^97` (about 2^-57 for a billion
+//! one data key, the chance that two share a prefix is at most `E^2 / 2^97` (below 2^-37 for 2^30
 //! epochs). Only prefix collisions could repeat a nonce, because distinct prefixes select distinct subkeys.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -98,9 +98,9 @@ impl Sealer {
     /// Seals `body` (exactly the capacity of a page of `page.len()` bytes) into `page`.
     ///
     /// # Errors
-    /// [`PageError::InvalidPageSize`] if `page.len()` is not a page size, [`PageError::BadBodySize`] if `body` is not
-    /// its capacity, [`PageError::Random`] if a new epoch was due and the OS RNG failed. `page` is untouched
-    /// on error.
+    /// [`PageError::InvalidPageSize`] if `page.len()` is not a page size, [`PageError::BadBodySize`] if
+    /// `body` is not its capacity, [`PageError::Random`] if a new epoch was due and the OS RNG failed. `page`
+    /// is untouched on error.
     pub fn seal(&self, kind: PageKind, ctx: &PageContext<'_>, body: &[u8], page: &mut [u8]) -> Result<(), PageError> {
         check_job(Some(body), page)?;
         let assigned = self.next_nonce(&mut self.epoch.lock().unwrap_or_else(PoisonError::into_inner))?;
