@@ -117,3 +117,19 @@ fn empty_batches_are_fine() {
     sealer.seal_batch(&mut []).unwrap();
     assert!(opener.open_batch(&mut []).is_empty());
 }
+
+#[test]
+fn an_opened_page_does_not_print_its_plaintext() {
+    let key = key();
+    let sealer = Sealer::with_key(Arc::clone(&key), 3).unwrap();
+    let opener = Opener::new(HashMap::from([(3, key)]));
+    let mut body = vec![0u8; SIZE.capacity()];
+    body[..14].copy_from_slice(b"secret-payload");
+    let mut page = vec![0u8; SIZE.bytes()];
+    let ctx = PageContext::new(1, 1);
+    sealer.seal(PageKind::Data, &ctx, &body, &mut page).unwrap();
+    let opened = opener.open(&mut page, &ctx).unwrap();
+    let shown = format!("{opened:?}");
+    assert!(shown.contains("body_len: 4044"), "{shown}");
+    assert!(!shown.contains("115, 101, 99"), "plaintext bytes leaked: {shown}");
+}

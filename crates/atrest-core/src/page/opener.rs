@@ -39,7 +39,8 @@ impl KeyLookup for HashMap<u32, Arc<Xaes256Gcm>> {
 }
 
 /// A page that opened: its authenticated header fields and its plaintext body (inside the caller's buffer).
-#[derive(Debug, PartialEq, Eq)]
+/// `Debug` shows the body's length, never its bytes, so a logged page leaks no plaintext.
+#[derive(PartialEq, Eq)]
 pub struct OpenedPage<'p> {
     /// The page kind.
     pub kind: PageKind,
@@ -49,6 +50,17 @@ pub struct OpenedPage<'p> {
     pub size: PageSize,
     /// The plaintext body, exactly `size.capacity()` bytes.
     pub body: &'p mut [u8],
+}
+
+impl std::fmt::Debug for OpenedPage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedPage")
+            .field("kind", &self.kind)
+            .field("key_id", &self.key_id)
+            .field("size", &self.size)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 struct CacheEntry {
