@@ -116,6 +116,9 @@ impl Store {
                 by_coll.entry(coll).or_default().push((j, op));
             }
         }
+        let total: usize = by_coll.values().flatten().map(|(_, op)| op_bytes(op)).sum();
+        // Overlap writing with sealing only when the commit spans several batches.
+        let overlap = total > self.cfg.batch_bytes;
         let mut applied: Vec<(Loc, Record, Vec<IndexKey>)> = Vec::new();
         let mut batch = BatchBuf::new(&self.codec, writer.spare.take());
         let mut placed: Vec<Placed> = Vec::new();
@@ -127,9 +130,12 @@ impl Store {
             }
             let seq = self.next_batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             batch.finish(seq, w.synced);
-            let (seg, base, keys) = w.append(&*self.storage, &self.codec, batch, &mut || self.alloc_file_id())?;
-            w.appended = seq;
             written += batch.bytes() as u64;
+            let full = std::mem::replace(batch, BatchBuf::new(&self.codec, None));
+            let (seg, base, keys, back) =
+                w.append(&*self.storage, &self.codec, full, &mut || self.alloc_file_id(), overlap)?;
+            *batch = BatchBuf::new(&self.codec, back.or_else(|| w.spare.take()));
+            w.appended = seq;
             seg_keys.extend(keys.into_iter().map(|k| (seg, k)));
             for p in placed.drain(..) {
                 match p {
@@ -143,8 +149,6 @@ impl Store {
                     }
                 }
             }
-            let old = std::mem::replace(batch, BatchBuf::new(&self.codec, None));
-            *batch = BatchBuf::new(&self.codec, Some(old.into_buf()));
             Ok(())
         };
         for (coll, ops) in by_coll {
@@ -181,7 +185,9 @@ impl Store {
             }
         }
         flush(&mut batch, &mut placed, &mut writer)?;
-        writer.spare = Some(batch.into_buf());
+        writer.spare.get_or_insert(batch.into_buf());
+        // No write stays in flight past a commit: checkpoints and readers rely on it.
+        writer.wait(&*self.storage)?;
         if sync {
             writer.sync(&*self.storage)?;
         }
@@ -197,6 +203,15 @@ impl Store {
             self.checkpoint_locked(&mut state, &writer)?;
         }
         Ok(out)
+    }
+}
+
+/// Bytes an op adds to the log, roughly (to decide whether a commit spans several batches).
+fn op_bytes(op: &Op) -> usize {
+    match op {
+        Op::Rec(Record::Put { doc, id, .. }, _) => doc.len() + id.len() + 24,
+        Op::Rec(..) => 64,
+        Op::Chunks(_, data) => data.len(),
     }
 }
 

@@ -33,6 +33,7 @@ mod log;
 mod maint;
 mod manifest;
 mod pages;
+mod pipe;
 mod record;
 mod recover;
 pub mod snapshot;

@@ -9,6 +9,7 @@ use crate::aligned::AlignedBuf;
 use crate::error::{Result, StoreError};
 use crate::keys::KeyScope;
 use crate::pages::{BATCH_END, BODY_HEADER, BodyHeader, CONTINUES, PageCodec};
+use crate::pipe::IoPipe;
 use crate::storage::{Storage, StorageFile};
 use atrest_core::page::{HEADER_LEN, PageKind};
 use std::sync::Arc;
@@ -152,18 +153,22 @@ pub(crate) struct LogWriter {
     pub(crate) synced: u64,
     /// The last batch's buffer, reused by the next.
     pub(crate) spare: Option<AlignedBuf>,
+    /// The background writer (started on the first commit of more than one batch).
+    pub(crate) pipe: Option<IoPipe>,
 }
 
 impl LogWriter {
-    /// Places, seals and writes a finished batch; returns (segment, first page, key ids used). Not yet
-    /// durable.
+    /// Places, seals and writes a finished batch; returns (segment, first page, key ids used) and a buffer to
+    /// reuse. With `overlap`, the write is handed to the background writer and may still be in flight on
+    /// return (see [`LogWriter::wait`]). Not yet durable.
     pub(crate) fn append(
         &mut self,
         storage: &dyn Storage,
         codec: &PageCodec,
-        batch: &mut BatchBuf,
+        mut batch: BatchBuf,
         new_seg: &mut dyn FnMut() -> u64,
-    ) -> Result<(u64, u64, Vec<u32>)> {
+        overlap: bool,
+    ) -> Result<(u64, u64, Vec<u32>, Option<AlignedBuf>)> {
         let n = batch.pages() as u64;
         if self.next_page > 0 && self.next_page + n > self.max_pages {
             self.roll(storage, new_seg())?;
@@ -176,16 +181,39 @@ impl LogWriter {
             keys.push(codec.seal_run(run.scope, run.kind, self.seg, first, &mut batch.buf.as_mut_slice()[range])?);
         }
         let name = seg_name(self.seg);
-        self.file
-            .write_at(batch.buf.as_slice(), self.next_page * page as u64)
-            .map_err(StoreError::io("writing segment", storage.describe(&name)))?;
-        let at = (self.seg, self.next_page, keys);
+        let io = StoreError::io("writing segment", storage.describe(&name));
+        let offset = self.next_page * page as u64;
+        let buf = batch.into_buf();
+        let back = if overlap {
+            if self.pipe.is_none() {
+                self.pipe = Some(IoPipe::start().map_err(StoreError::io("starting the log writer for", name.clone()))?);
+            }
+            let pipe = self.pipe.as_mut().expect("started above");
+            pipe.submit(self.file.clone(), buf, offset).map_err(io)?
+        } else {
+            self.wait(storage)?;
+            self.file.write_at(buf.as_slice(), offset).map_err(io)?;
+            Some(buf)
+        };
+        let at = (self.seg, self.next_page, keys, back);
         self.next_page += n;
         Ok(at)
     }
 
+    /// Waits for a background write in flight; its buffer becomes the spare.
+    pub(crate) fn wait(&mut self, storage: &dyn Storage) -> Result<()> {
+        if let Some(pipe) = &mut self.pipe
+            && let Some(buf) =
+                pipe.wait().map_err(StoreError::io("writing segment", storage.describe(&seg_name(self.seg))))?
+        {
+            self.spare.get_or_insert(buf);
+        }
+        Ok(())
+    }
+
     /// Makes everything appended durable.
     pub(crate) fn sync(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.wait(storage)?;
         self.file.sync_data().map_err(StoreError::io("syncing segment", storage.describe(&seg_name(self.seg))))?;
         self.synced = self.appended;
         Ok(())

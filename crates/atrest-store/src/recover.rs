@@ -141,6 +141,7 @@ impl Store {
                 appended: manifest.next_batch.saturating_sub(1),
                 synced: manifest.next_batch.saturating_sub(1),
                 spare: None,
+                pipe: None,
             }),
             next_file: AtomicU64::new(manifest.next_file),
             next_batch: AtomicU64::new(manifest.next_batch),
