@@ -164,3 +164,33 @@ fn every_command_has_help() {
         assert!(out.contains("--data"), "{cmd} --help lists the global options");
     }
 }
+
+#[test]
+fn real_data_directory_holds_no_readable_user_data() {
+    let t = tempfile::tempdir().unwrap();
+    let home = t.path();
+    let data = home.join("data");
+    let d = data.to_str().unwrap();
+    let key = home.join("k.key");
+    let k = key.to_str().unwrap();
+    ok(atrest(home, &["init", "--data", d, "--key-file", k], None));
+    let g = |args: &[&str], input: Option<&[u8]>| {
+        let mut v = vec!["--data", d, "--key-file", k];
+        v.extend_from_slice(args);
+        atrest(home, &v, input)
+    };
+    ok(g(&["put", "CollQZXmark", "IdQZXmark"], Some(br#"{"FieldQZXmark":"ValueQZXmark"}"#)));
+    let att = home.join("att.bin");
+    std::fs::write(&att, "BytesQZXmark".repeat(500)).unwrap();
+    ok(g(&["attach", "CollQZXmark", "IdQZXmark", "NameQZXmark", att.to_str().unwrap()], None));
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        for m in ["CollQZXmark", "IdQZXmark", "FieldQZXmark", "ValueQZXmark", "NameQZXmark", "BytesQZXmark"] {
+            let utf16: Vec<u8> = m.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+            for needle in [m.as_bytes(), &utf16[..]] {
+                assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{m} readable in {}", path.display());
+            }
+        }
+    }
+}

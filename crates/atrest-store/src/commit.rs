@@ -106,6 +106,10 @@ impl Store {
         let sync = jobs.iter().any(|j| j.sync);
         let mut out: Vec<Vec<Extent>> = vec![Vec::new(); jobs.len()];
         // Group by collection, keeping each collection's order, so each collection gets one run of pages.
+        // Operations on a collection dropped since they were queued are dropped too (as if they had run just
+        // before the drop), so no page is ever sealed for a collection whose keys are gone.
+        let live: std::collections::BTreeSet<u64> =
+            self.state.read().unwrap_or_else(|p| p.into_inner()).colls.keys().copied().collect();
         let mut by_coll: BTreeMap<u64, Vec<(usize, Op)>> = BTreeMap::new();
         for (j, job) in jobs.into_iter().enumerate() {
             for op in job.ops {
@@ -113,7 +117,9 @@ impl Store {
                     Op::Rec(r, _) => r.coll(),
                     Op::Chunks(c, _) => *c,
                 };
-                by_coll.entry(coll).or_default().push((j, op));
+                if live.contains(&coll) {
+                    by_coll.entry(coll).or_default().push((j, op));
+                }
             }
         }
         let total: usize = by_coll.values().flatten().map(|(_, op)| op_bytes(op)).sum();
@@ -200,7 +206,10 @@ impl Store {
         }
         state.since_checkpoint += written;
         if state.since_checkpoint >= self.cfg.checkpoint_bytes {
-            self.checkpoint_locked(&mut state, &writer)?;
+            // These writes are durable and applied whatever happens to the checkpoint: acknowledge them, and
+            // let a failed checkpoint poison the store for the writes that follow.
+            let r = self.checkpoint_locked(&mut state, &writer);
+            let _ = self.poison_on_err(r);
         }
         Ok(out)
     }

@@ -141,41 +141,45 @@ impl Store {
         r
     }
 
-    fn prepare_put(&self, state: &State, collection: &str, id: &str, doc: Vec<u8>) -> Result<Op> {
+    /// The number and index policy of a collection (copied, so no lock is held while documents are parsed).
+    fn coll_policy(&self, collection: &str) -> Result<(u64, IndexPolicy)> {
+        let s = self.read_lock();
+        let c = s.coll(collection)?;
+        Ok((c.number, c.policy.clone()))
+    }
+
+    fn prepare_put(&self, coll: u64, policy: &IndexPolicy, id: &str, doc: Vec<u8>) -> Result<Op> {
         json::check_id(id, &self.cfg.limits)?;
-        let c = state.coll(collection)?;
-        let keys = json::parse_document(&doc, &self.cfg.limits, &c.policy)?;
-        Ok(Op::Rec(Record::Put { coll: c.number, id: id.to_owned(), doc }, keys))
+        let keys = json::parse_document(&doc, &self.cfg.limits, policy)?;
+        Ok(Op::Rec(Record::Put { coll, id: id.to_owned(), doc }, keys))
     }
 
     /// Inserts or replaces a document; durable on return.
     pub fn put(&self, collection: &str, id: &str, doc: impl Into<Vec<u8>>) -> Result<()> {
         let _m = self.maint_shared();
-        let op = self.prepare_put(&self.read_lock(), collection, id, doc.into())?;
+        let (coll, policy) = self.coll_policy(collection)?;
+        let op = self.prepare_put(coll, &policy, id, doc.into())?;
         self.submit(vec![op], true).map(drop)
     }
 
     /// Inserts or replaces many documents as one group commit; durable on return. Every document is
-    /// validated first, so an invalid one (reported with its index) means none was written.
+    /// validated first (in parallel), so an invalid one (reported with its index) means none was written.
     pub fn put_many(&self, collection: &str, docs: Vec<Document>) -> Result<()> {
         use rayon::prelude::*;
         let _m = self.maint_shared();
-        let ops = {
-            let state = self.read_lock();
-            let state = &*state;
-            self.in_pool(|| {
-                docs.into_par_iter()
-                    .enumerate()
-                    .map(|(i, (id, doc))| {
-                        self.prepare_put(state, collection, &id, doc).map_err(|e| StoreError::InBatch {
-                            index: i,
-                            id: id.clone(),
-                            source: Box::new(e),
-                        })
+        let (coll, policy) = self.coll_policy(collection)?;
+        let ops = self.in_pool(|| {
+            docs.into_par_iter()
+                .enumerate()
+                .map(|(i, (id, doc))| {
+                    self.prepare_put(coll, &policy, &id, doc).map_err(|e| StoreError::InBatch {
+                        index: i,
+                        id: id.clone(),
+                        source: Box::new(e),
                     })
-                    .collect::<Result<Vec<_>>>()
-            })?
-        };
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
         self.submit(ops, true).map(drop)
     }
 
