@@ -102,3 +102,44 @@ fn concurrent_writers_share_commits() {
     assert_eq!(s.count("c").unwrap(), 200);
     assert_eq!(s.find("c", "/t", &json!(2)).unwrap().len(), 50);
 }
+
+#[test]
+fn a_snapshot_copied_while_writes_go_on_opens_as_of_its_checkpoint() {
+    use atrest_store::{FaultStorage, Storage};
+    let (fs, keys) = mem();
+    let s = Store::create(small_cfg(Arc::new(fs), keys.clone())).unwrap();
+    s.create_collection("c", IndexPolicy::All).unwrap();
+    for i in 0..40 {
+        s.put("c", &format!("k{i}"), format!(r#"{{"i":{i}}}"#).into_bytes()).unwrap();
+    }
+    s.attach("c", "k1", "a", &[9u8; 20_000][..]).unwrap();
+    let snap = s.snapshot().unwrap();
+    // Writes after the snapshot must not show up in it.
+    for i in 40..60 {
+        s.put("c", &format!("k{i}"), b"{}".to_vec()).unwrap();
+    }
+    s.delete("c", "k0").unwrap();
+    s.checkpoint().unwrap();
+    let copy = FaultStorage::new();
+    for f in &snap {
+        let mut buf = vec![0u8; f.len as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            let n = f.file.read_at(&mut buf[done..], done as u64).unwrap();
+            assert!(n > 0, "{} shorter than its snapshot length", f.name);
+            done += n;
+        }
+        let out = copy.open(&f.name, true).unwrap();
+        out.write_at(&buf, 0).unwrap();
+        out.sync_data().unwrap();
+    }
+    copy.sync_dir().unwrap();
+    let r = Store::open(small_cfg(Arc::new(copy), keys)).unwrap();
+    assert_eq!(r.count("c").unwrap(), 40);
+    assert!(r.get("c", "k0").unwrap().is_some());
+    assert!(r.get("c", "k45").unwrap().is_none());
+    let mut a = Vec::new();
+    r.attachment_reader("c", "k1", "a").unwrap().unwrap().read_to_end(&mut a).unwrap();
+    assert_eq!(a, vec![9u8; 20_000]);
+    assert!(r.verify(&mut |_, _| {}).unwrap().is_ok());
+}
