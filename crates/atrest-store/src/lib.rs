@@ -24,6 +24,8 @@ mod attach;
 mod codec;
 mod commit;
 mod config;
+#[cfg(test)]
+mod decode_tests;
 mod error;
 mod index;
 mod json;

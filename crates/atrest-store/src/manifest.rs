@@ -124,7 +124,7 @@ pub(crate) struct Manifest {
 }
 
 impl Manifest {
-    fn encode(&self) -> (Vec<u8>, Vec<u8>) {
+    pub(crate) fn encode(&self) -> (Vec<u8>, Vec<u8>) {
         let mut e = Enc::new();
         e.u32(STORE_FORMAT_VERSION).u64(self.generation).u64(self.next_file).u64(self.next_coll);
         e.u64(self.next_batch).u64(self.ckpt_seg).u64(self.ckpt_page);
@@ -160,7 +160,7 @@ impl Manifest {
         (e.finish(), c.finish())
     }
 
-    fn decode(m: &[u8], c: &[u8]) -> Result<Manifest, DecodeError> {
+    pub(crate) fn decode(m: &[u8], c: &[u8]) -> Result<Manifest, DecodeError> {
         let mut d = Dec::new(m, "manifest");
         if d.u32()? != STORE_FORMAT_VERSION {
             return Err(d.fail("unsupported manifest version"));

@@ -17,6 +17,10 @@ enum Step {
     Many(Vec<(String, String)>),
     Delete(String),
     Attach(String, String, Vec<u8>),
+    /// Maintenance that must not change what is stored.
+    Rotate,
+    Checkpoint,
+    Rekey,
 }
 
 type Model = (BTreeMap<String, String>, BTreeMap<(String, String), Vec<u8>>);
@@ -34,6 +38,12 @@ fn workload() -> Vec<Step> {
         }
         if i % 5 == 2 {
             w.push(Step::Attach(format!("d{}", i % 7), format!("a{i}"), vec![i as u8; 9000 + i as usize]));
+        }
+        match i {
+            4 => w.push(Step::Rotate),
+            6 => w.push(Step::Checkpoint),
+            8 => w.push(Step::Rekey),
+            _ => {}
         }
     }
     w
@@ -58,6 +68,7 @@ fn apply(m: &mut Model, step: &Step) {
                 m.1.insert((id.clone(), n.clone()), b.clone());
             }
         }
+        Step::Rotate | Step::Checkpoint | Step::Rekey => {}
     }
 }
 
@@ -70,6 +81,9 @@ fn run(s: &Store, step: &Step) -> Result<(), StoreError> {
             Err(StoreError::NoSuchDocument { .. }) => Ok(()),
             r => r.map(drop),
         },
+        Step::Rotate => s.rotate().map(drop),
+        Step::Checkpoint => s.checkpoint(),
+        Step::Rekey => s.rekey(&mut |_, _| {}).map(drop),
     }
 }
 
@@ -90,12 +104,22 @@ fn observe(s: &Store, model: &Model) -> Model {
 
 #[test]
 fn crash_at_every_io_recovers_exactly_the_acknowledged_writes() {
+    crash_at_every_io(1 << 20);
+}
+
+#[test]
+fn crash_at_every_io_with_frequent_checkpoints() {
+    crash_at_every_io(24 * 1024);
+}
+
+fn crash_at_every_io(checkpoint_bytes: u64) {
     let steps = workload();
     let mut n = 1;
     loop {
         let fs = FaultStorage::new();
         let keys = Arc::new(atrest_store::MemoryKeys::new());
-        let cfg = small_cfg(Arc::new(fs.clone()), keys.clone());
+        let mut cfg = small_cfg(Arc::new(fs.clone()), keys.clone());
+        cfg.checkpoint_bytes = checkpoint_bytes;
         let s = Store::create(cfg).unwrap();
         s.create_collection("c", IndexPolicy::All).unwrap();
         fs.set_plan(FaultPlan::CrashAt(n));
@@ -113,8 +137,9 @@ fn crash_at_every_io_recovers_exactly_the_acknowledged_writes() {
         let finished = in_flight.is_none() && !fs.crashed();
         drop(s);
         let image = fs.crash_image(n);
-        let s = Store::open(small_cfg(Arc::new(image.clone()), keys.clone()))
-            .unwrap_or_else(|e| panic!("crash at I/O {n}: reopen failed: {e}"));
+        let mut cfg = small_cfg(Arc::new(image.clone()), keys.clone());
+        cfg.checkpoint_bytes = checkpoint_bytes;
+        let s = Store::open(cfg.clone()).unwrap_or_else(|e| panic!("crash at I/O {n}: reopen failed: {e}"));
         let got = observe(&s, &acked);
         let mut with_flight = acked.clone();
         if let Some(step) = &in_flight {
@@ -129,10 +154,11 @@ fn crash_at_every_io_recovers_exactly_the_acknowledged_writes() {
         // The recovered store takes new writes and keeps them across another reopen.
         s.put("c", "after", b"{\"x\":1}".to_vec()).unwrap();
         drop(s);
-        let s = Store::open(small_cfg(Arc::new(image), keys)).unwrap();
+        let s = Store::open(cfg).unwrap();
         assert!(s.get("c", "after").unwrap().is_some(), "crash at I/O {n}: write after recovery lost");
+        assert!(s.verify(&mut |_, _| {}).unwrap().is_ok(), "crash at I/O {n}: verify after recovery");
         if finished {
-            assert!(n > 20, "the workload should take many I/O operations");
+            assert!(n > 50, "the workload should take many I/O operations, took {n}");
             break;
         }
         n += 1;
