@@ -226,16 +226,25 @@ impl GcmKey {
         gsrc: *const u8,
     ) {
         let inc = _mm256_set_epi32(0, 0, 0, 2, 0, 0, 0, 2);
-        let rk = &self.rk;
+        // Round keys are read where they are used, as volatile loads: otherwise LLVM hoists all 15 out of
+        // the loop into registers, spills most of them, and to ease the register pressure serializes the
+        // four AES chains, which then run back to back instead of side by side.
+        let rk = |r: usize| {
+            debug_assert!(r <= NR);
+            // SAFETY: `r <= NR < 15`, so the pointer stays inside `self.rk`, which is aligned and initialized.
+            unsafe { ptr::read_volatile(self.rk.as_ptr().add(r)) }
+        };
         let mut b = [_mm256_setzero_si256(); 4];
+        let k0 = rk(0);
         for x in &mut b {
-            *x = _mm256_xor_si256(_mm256_shuffle_epi8(*ctr, bswap), rk[0]);
+            *x = _mm256_xor_si256(_mm256_shuffle_epi8(*ctr, bswap), k0);
             *ctr = _mm256_add_epi32(*ctr, inc);
         }
         macro_rules! round {
             ($r:expr) => {
+                let k = rk($r);
                 for x in &mut b {
-                    *x = _mm256_aesenc_epi128(*x, rk[$r]);
+                    *x = _mm256_aesenc_epi128(*x, k);
                 }
             };
         }
@@ -274,20 +283,19 @@ impl GcmKey {
         let poly = _mm256_broadcastsi128_si256(common::from_u128(common::GF_POLY));
         let t = _mm256_clmulepi64_epi128::<0x10>(lo, poly);
         mi = _mm256_xor_si256(_mm256_xor_si256(mi, _mm256_shuffle_epi32::<0x4e>(lo)), t);
-        for k in &rk[10..NR] {
-            for x in &mut b {
-                *x = _mm256_aesenc_epi128(*x, *k);
-            }
+        for r in 10..NR {
+            round!(r);
         }
         let t = _mm256_clmulepi64_epi128::<0x10>(mi, poly);
         hi = _mm256_xor_si256(_mm256_xor_si256(hi, _mm256_shuffle_epi32::<0x4e>(mi)), t);
         *acc = _mm_xor_si128(_mm256_castsi256_si128(hi), _mm256_extracti128_si256::<1>(hi));
+        let last = rk(NR);
         for (j, x) in b.iter().enumerate() {
             // SAFETY: `src` is readable and `dst` writable for 128 bytes. aesenclast(x, k ^ p) equals
             // aesenclast(x, k) ^ p, which takes the data xor off the critical path.
             unsafe {
                 let p = ld(src.add(32 * j));
-                st(dst.add(32 * j), _mm256_aesenclast_epi128(*x, _mm256_xor_si256(rk[NR], p)));
+                st(dst.add(32 * j), _mm256_aesenclast_epi128(*x, _mm256_xor_si256(last, p)));
             }
         }
     }
