@@ -36,6 +36,7 @@ mod maint;
 mod manifest;
 mod pages;
 mod pipe;
+mod read;
 mod record;
 mod recover;
 pub mod snapshot;

@@ -172,18 +172,18 @@ impl Store {
         for (name, number, _) in &colls {
             let mut start = String::new();
             loop {
-                let ids = self.ids(name, &start, 512)?;
-                let Some(last) = ids.last() else { break };
-                start = format!("{last}\0");
+                let locs = self.locs(name, &start, 512)?;
+                let Some(last) = locs.last() else { break };
+                start = format!("{}\0", last.0);
+                let docs = self.read_docs(name, &locs.iter().map(|l| l.1).collect::<Vec<_>>())?;
                 let mut ops = Vec::new();
                 let mut atts = Vec::new();
-                for id in &ids {
-                    let (loc, keys, a) = {
+                for ((id, _), doc) in locs.iter().zip(docs) {
+                    let (keys, a) = {
                         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
                         let d = &s.colls[number].docs[id];
-                        (d.loc, d.keys.clone(), d.attachments.keys().cloned().collect::<Vec<_>>())
+                        (d.keys.clone(), d.attachments.keys().cloned().collect::<Vec<_>>())
                     };
-                    let (_, doc) = self.read_doc(name, loc)?;
                     ops.push(crate::commit::Op::Rec(
                         crate::record::Record::Put { coll: *number, id: id.clone(), doc },
                         keys,
@@ -196,7 +196,7 @@ impl Store {
                     self.attach_unlocked(name, &id, &att, reader, false)?;
                     report.attachments += 1;
                 }
-                report.documents += ids.len() as u64;
+                report.documents += locs.len() as u64;
                 progress(report.documents, total);
             }
         }

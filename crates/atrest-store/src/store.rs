@@ -8,7 +8,7 @@ use crate::json::{self, IndexPolicy};
 use crate::keys::KeySource;
 use crate::log::{LogWriter, seg_name};
 use crate::manifest::{FormatInfo, Manifest, integrity};
-use crate::pages::{BODY_HEADER, BodyHeader, CONTINUES, PageCodec};
+use crate::pages::PageCodec;
 use crate::record::{Loc, Record};
 use crate::storage::{Storage, StorageFile, read_exact_at};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -208,7 +208,7 @@ impl Store {
                 None => return Ok(None),
             }
         };
-        self.read_doc(collection, loc).map(|(_, doc)| Some(doc))
+        self.read_doc(collection, loc).map(Some)
     }
 
     /// Ids in order, from `start` (inclusive), at most `limit`.
@@ -217,25 +217,34 @@ impl Store {
         Ok(s.coll(collection)?.docs.range(start.to_owned()..).take(limit).map(|(k, _)| k.clone()).collect())
     }
 
-    /// Every document of a collection in id order, read in pages of 1000 ids (not all held at once).
+    /// Ids and locations in id order, from `start` (inclusive), at most `limit`.
+    pub(crate) fn locs(&self, collection: &str, start: &str, limit: usize) -> Result<Vec<(String, Loc)>> {
+        let s = self.read_lock();
+        Ok(s.coll(collection)?.docs.range(start.to_owned()..).take(limit).map(|(k, d)| (k.clone(), d.loc)).collect())
+    }
+
+    /// Every document of a collection in id order, read 1000 at a time (pages shared by documents are read
+    /// and opened once per step).
     pub fn scan<'a>(&'a self, collection: &'a str) -> impl Iterator<Item = Result<Document>> + 'a {
         let mut next = Some(String::new());
-        let mut buf: std::vec::IntoIter<String> = Vec::new().into_iter();
+        let mut buf: std::vec::IntoIter<Document> = Vec::new().into_iter();
         std::iter::from_fn(move || {
             loop {
-                if let Some(id) = buf.next() {
-                    return match self.get(collection, &id) {
-                        Ok(Some(doc)) => Some(Ok((id, doc))),
-                        Ok(None) => continue,
-                        Err(e) => Some(Err(e)),
-                    };
+                if let Some(d) = buf.next() {
+                    return Some(Ok(d));
                 }
                 let start = next.take()?;
-                match self.ids(collection, &start, 1000) {
-                    Ok(ids) if ids.is_empty() => return None,
-                    Ok(ids) => {
-                        next = ids.last().map(|l| format!("{l}\0"));
-                        buf = ids.into_iter();
+                let step = (|| {
+                    let _m = self.maint_shared();
+                    let locs = self.locs(collection, &start, 1000)?;
+                    let docs = self.read_docs(collection, &locs.iter().map(|l| l.1).collect::<Vec<_>>())?;
+                    Ok::<_, StoreError>(locs.into_iter().map(|l| l.0).zip(docs).collect::<Vec<_>>())
+                })();
+                match step {
+                    Ok(docs) if docs.is_empty() => return None,
+                    Ok(docs) => {
+                        next = docs.last().map(|l| format!("{}\0", l.0));
+                        buf = docs.into_iter();
                     }
                     Err(e) => return Some(Err(e)),
                 }
@@ -259,7 +268,8 @@ impl Store {
                 None => Vec::new(),
             }
         };
-        locs.into_iter().map(|(id, loc)| self.read_doc(collection, loc).map(|(_, d)| (id, d))).collect()
+        let docs = self.read_docs(collection, &locs.iter().map(|l| l.1).collect::<Vec<_>>())?;
+        Ok(locs.into_iter().map(|l| l.0).zip(docs).collect())
     }
 
     /// Number of documents in a collection.
@@ -301,38 +311,6 @@ impl Store {
             r.map_err(|e| fail(i, e.to_string()))?;
         }
         Ok(buf)
-    }
-
-    /// Reads and decodes the Put record at `loc`.
-    pub(crate) fn read_doc(&self, collection: &str, loc: Loc) -> Result<(String, Vec<u8>)> {
-        let size = self.codec.size.bytes();
-        let cap = self.codec.payload_cap();
-        let pages = (loc.offset as usize + loc.len as usize).div_ceil(cap).max(1);
-        let buf = self.read_pages(collection, loc.seg, loc.page, pages)?;
-        let name = seg_name(loc.seg);
-        let fail = |detail: &str| {
-            integrity(Some(collection), &*self.storage, &name, loc.page * size as u64, detail.to_owned())
-        };
-        let mut rec = Vec::with_capacity(loc.len as usize);
-        let mut offset = loc.offset as usize;
-        for (i, page) in buf.chunks_exact(size).enumerate() {
-            let body = &page[self.codec.size.body_range()];
-            let h = BodyHeader::read(body).map_err(fail)?;
-            if offset > h.used || (i + 1 < pages && h.flags & CONTINUES == 0) {
-                return Err(fail("record location does not match its pages"));
-            }
-            let take = (h.used - offset).min(loc.len as usize - rec.len());
-            rec.extend_from_slice(&body[BODY_HEADER + offset..BODY_HEADER + offset + take]);
-            offset = 0;
-        }
-        if rec.len() != loc.len as usize || rec.len() < 4 {
-            return Err(fail("record is shorter than its location says"));
-        }
-        match Record::decode(&rec[4..]) {
-            Ok(Record::Put { id, doc, .. }) => Ok((id, doc)),
-            Ok(_) => Err(fail("location points at a record that is not a document")),
-            Err(e) => Err(fail(&e.to_string())),
-        }
     }
 
     /// Checkpoints and closes the store.
