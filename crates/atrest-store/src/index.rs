@@ -13,6 +13,7 @@ use crate::codec::{Dec, DecodeError, Enc};
 use crate::json::{IndexKey, IndexPolicy};
 use crate::record::{Extent, Loc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// A stored attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,8 @@ pub(crate) struct AttEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DocEntry {
     pub(crate) loc: Loc,
-    pub(crate) keys: Vec<IndexKey>,
+    /// Its index keys, shared with the index map (one allocation per distinct key, not per use).
+    pub(crate) keys: Vec<Arc<IndexKey>>,
     pub(crate) attachments: BTreeMap<String, AttEntry>,
 }
 
@@ -36,7 +38,7 @@ pub(crate) struct Collection {
     pub(crate) name: String,
     pub(crate) policy: IndexPolicy,
     pub(crate) docs: BTreeMap<String, DocEntry>,
-    pub(crate) index: HashMap<IndexKey, BTreeSet<String>>,
+    pub(crate) index: HashMap<Arc<IndexKey>, BTreeSet<String>>,
     /// Changed since its last checkpoint.
     pub(crate) dirty: bool,
     /// The index file of its last checkpoint (0: none yet).
@@ -58,12 +60,12 @@ impl Collection {
         }
     }
 
-    fn unindex(&mut self, id: &str, keys: &[IndexKey]) {
+    fn unindex(&mut self, id: &str, keys: &[Arc<IndexKey>]) {
         for k in keys {
-            if let Some(set) = self.index.get_mut(k) {
+            if let Some(set) = self.index.get_mut(&**k) {
                 set.remove(id);
                 if set.is_empty() {
-                    self.index.remove(k);
+                    self.index.remove(&**k);
                 }
             }
         }
@@ -79,10 +81,22 @@ impl Collection {
             }
             None => BTreeMap::new(),
         };
-        for k in &keys {
-            self.index.entry(k.clone()).or_default().insert(id.to_owned());
-        }
+        let keys = self.index_keys(id, keys);
         self.docs.insert(id.to_owned(), DocEntry { loc, keys, attachments });
+    }
+
+    /// Adds `id` under each key, reusing the index's copy of keys it already has.
+    fn index_keys(&mut self, id: &str, keys: Vec<IndexKey>) -> Vec<Arc<IndexKey>> {
+        keys.into_iter()
+            .map(|k| {
+                let shared = match self.index.get_key_value(&k) {
+                    Some((shared, _)) => shared.clone(),
+                    None => Arc::new(k),
+                };
+                self.index.entry(shared.clone()).or_default().insert(id.to_owned());
+                shared
+            })
+            .collect()
     }
 
     /// Removes a document and its attachments; whether it existed.
@@ -177,9 +191,7 @@ impl Collection {
                 }
                 attachments.insert(name, AttEntry { len, extents });
             }
-            for k in &keys {
-                self.index.entry(k.clone()).or_default().insert(id.clone());
-            }
+            let keys = self.index_keys(&id, keys);
             self.docs.insert(id, DocEntry { loc, keys, attachments });
         }
         if !d.is_empty() {
@@ -206,6 +218,7 @@ mod tests {
         assert_eq!(d.docs, c.docs);
         assert_eq!(d.index, c.index);
         assert_eq!(d.index[&key("/x", "1")].len(), 2);
+        assert!(Arc::ptr_eq(&d.docs["a"].keys[0], &d.docs["b"].keys[0]), "equal keys share one allocation");
         assert!(d.decode_into(&buf[..buf.len() - 1]).is_err());
         c.delete("a");
         assert!(!c.index.contains_key(&key("/y", "2")));

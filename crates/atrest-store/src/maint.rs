@@ -182,7 +182,10 @@ impl Store {
                     let (keys, a) = {
                         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
                         let d = &s.colls[number].docs[id];
-                        (d.keys.clone(), d.attachments.keys().cloned().collect::<Vec<_>>())
+                        (
+                            d.keys.iter().map(|k| (**k).clone()).collect(),
+                            d.attachments.keys().cloned().collect::<Vec<_>>(),
+                        )
                     };
                     ops.push(crate::commit::Op::Rec(
                         crate::record::Record::Put { coll: *number, id: id.clone(), doc },
