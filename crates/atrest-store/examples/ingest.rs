@@ -15,7 +15,7 @@ fn main() {
     let policy = if args.get(5).map(String::as_str) == Some("all") { IndexPolicy::All } else { IndexPolicy::None };
     std::fs::create_dir_all(dir).unwrap();
     let cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(MemoryKeys::new()));
-    let store = Store::create(cfg).unwrap();
+    let store = Store::create(cfg.clone()).unwrap();
     store.create_collection("bench", policy).unwrap();
     let pad = "x".repeat(size.saturating_sub(40));
     let start = Instant::now();
@@ -34,5 +34,10 @@ fn main() {
         bytes as f64 / 1048576.0,
         bytes as f64 / 1048576.0 / secs
     );
+    let t = Instant::now();
     store.close().unwrap();
+    println!("close (index checkpoint): {:.2}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let reopened = Store::open(cfg).unwrap();
+    println!("reopen: {:.2}s for {} documents", t.elapsed().as_secs_f64(), reopened.count("bench").unwrap());
 }
