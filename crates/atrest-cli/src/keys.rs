@@ -57,7 +57,7 @@ pub fn open(data: &Path, key_file: Option<&Path>, cfg: impl FnOnce(&mut StoreCon
     let storage = FsStorage::new(data);
     let format = Store::read_format(&storage).map_err(|e| e.to_string())?;
     let path = key_path(key_file, &format.store_id_hex())?;
-    let provider = LocalKeyFileProvider::open(&path, data).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    let provider = LocalKeyFileProvider::open(&path, data).map_err(|e| e.to_string())?;
     let keyring = Keyring::open(data, Arc::new(provider), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     let mut c = StoreConfig::new(Arc::new(storage), Arc::new(KeyringSource::new(Arc::new(keyring))));
     cfg(&mut c);

@@ -205,7 +205,12 @@ impl Store {
             apply(&mut state, loc, rec, keys);
         }
         state.since_checkpoint += written;
-        if state.since_checkpoint >= self.cfg.checkpoint_bytes {
+        // A checkpoint rewrites the index of every changed collection, so wait for at least a few times the
+        // index's size in new log: the cost of checkpoints then stays a fixed share of the bytes ingested,
+        // however large the store grows.
+        let index_bytes: u64 =
+            state.colls.values().map(|c| c.index_pages).sum::<u64>() * self.codec.size.bytes() as u64;
+        if state.since_checkpoint >= self.cfg.checkpoint_bytes.max(index_bytes.saturating_mul(4)) {
             // These writes are durable and applied whatever happens to the checkpoint: acknowledge them, and
             // let a failed checkpoint poison the store for the writes that follow.
             let r = self.checkpoint_locked(&mut state, &writer);

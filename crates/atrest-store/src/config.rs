@@ -22,7 +22,8 @@ pub struct StoreConfig {
     pub segment_bytes: u64,
     /// A commit batch is cut into writes of at most this size (one aligned write each). Default 8 MiB.
     pub batch_bytes: usize,
-    /// The index is checkpointed once this much log was written since the last checkpoint. Default 256 MiB.
+    /// The index is checkpointed once this much log (and at least four times the index's size) was written
+    /// since the last checkpoint. Default 256 MiB.
     pub checkpoint_bytes: u64,
     /// Id and document size limits.
     pub limits: Limits,
