@@ -4,7 +4,8 @@
 #   2. the whole suite again with `-cpu cortex-a57,neon=off,vfp=off`, a model that reports neither AES nor
 #      PMULL: auto-selection must fall back to soft, and naming armv8 (API or ATREST_BACKEND) must be a clean
 #      error (tests/aarch64_detect.rs, with ATREST_EXPECT_NO_ARM_CRYPTO=1);
-#   3. `cargo build --workspace --all-targets` for aarch64 (benches included).
+#   3. `cargo build --workspace --all-targets` for aarch64 (benches included; their OpenSSL peer links
+#      Debian's arm64 libssl, unpacked into a private directory).
 # Emulated timings are not performance data; nothing here measures speed.
 #
 # Child processes: tests that re-run their own binary (backend_select.rs) cannot do so under qemu-user,
@@ -26,6 +27,36 @@ sysroot=/usr/aarch64-linux-gnu
 apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 rustup_target "$target"
 command -v qemu-aarch64 >/dev/null || { echo "ERROR: qemu-aarch64 not found after installing qemu-user" >&2; exit 1; }
+
+# OpenSSL for aarch64, which the benches' `openssl` peer links: Debian's arm64 packages unpacked into a
+# private sysroot. They are not installed, because multi-arch installation would force the host's libssl to
+# the same version. Only `apt-get download` needs the arm64 architecture known to apt.
+arm64_openssl() {
+  local root=$1 sudo="" dl
+  [ -f "$root/.complete" ] && return 0
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo dpkg --add-architecture arm64 || { echo "ERROR: dpkg --add-architecture arm64 failed" >&2; return 1; }
+  fi
+  if ! apt-cache show libssl-dev:arm64 >/dev/null 2>&1; then
+    $sudo apt-get update -qq || { echo "ERROR: apt-get update (for arm64 package lists) failed" >&2; return 1; }
+  fi
+  dl=$(mktemp -d)
+  (cd "$dl" && apt-get download -qq libssl-dev:arm64 libssl3:arm64) \
+    || { echo "ERROR: apt-get download libssl-dev:arm64 libssl3:arm64 failed" >&2; return 1; }
+  rm -rf "$root" && mkdir -p "$root"
+  for deb in "$dl"/*.deb; do dpkg -x "$deb" "$root"; done
+  rm -rf "$dl"
+  [ -f "$root/usr/include/openssl/ssl.h" ] && [ -e "$root/usr/lib/aarch64-linux-gnu/libssl.so" ] \
+    || { echo "ERROR: the unpacked arm64 OpenSSL in $root lacks ssl.h or libssl.so" >&2; return 1; }
+  touch "$root/.complete"
+}
+ssl_root="${TMPDIR:-/tmp}/atrest-aarch64-openssl"
+arm64_openssl "$ssl_root"
+export AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_LIB_DIR="$ssl_root/usr/lib/aarch64-linux-gnu"
+export AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_INCLUDE_DIR="$ssl_root/usr/include"
+# Debian keeps OpenSSL's per-architecture headers (configuration.h) under the multiarch include directory.
+export CFLAGS_aarch64_unknown_linux_gnu="-I$ssl_root/usr/include/aarch64-linux-gnu"
 
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 # For build scripts that compile C for the target (ring in the benches).
