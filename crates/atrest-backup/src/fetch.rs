@@ -61,7 +61,11 @@ pub(crate) fn open_backup(
     let keyring = Arc::new(Keyring::open(dir, provider, Arc::new(SystemClock))?);
     let manifest = match crate::manifest::open(&object, &bytes, &*keyring) {
         Ok(m) => m,
-        Err(e @ (BackupError::ManifestAuthentication { .. } | BackupError::ManifestFormat { .. })) => {
+        Err(
+            e @ (BackupError::ManifestAuthentication { .. }
+            | BackupError::ManifestFormat { .. }
+            | BackupError::ManifestKey { .. }),
+        ) => {
             return manifest_problem(ProblemKind::Unreadable(e.to_string()));
         }
         Err(e) => return Err(e),

@@ -54,7 +54,6 @@ pub fn config(dir: &Path, keyring: Arc<Keyring>) -> StoreConfig {
     let mut cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(KeyringSource::new(keyring)));
     cfg.page_size = PageSize::KIB_4;
     cfg.segment_bytes = 64 << 10;
-    cfg.threads = 1;
     cfg
 }
 
