@@ -153,7 +153,7 @@ fn crypto_shredding_across_backups() {
     let m2 = MasterKeyId::new("m2").unwrap();
     fx.provider.create_master_key(&m2).unwrap();
     let rotation = keyring.rotate_master_key(&m2).unwrap();
-    assert_eq!(rotation.retired, [fx.master.clone()]);
+    assert_eq!(rotation.retired, std::slice::from_ref(&fx.master));
     let err = restore(&target, Some(&before.id), &fx.path("before-2"), fx.provider()).unwrap_err();
     assert!(matches!(err, BackupError::Keys(_)), "{err}");
     assert!(verify_backup(&target, Some(&after.id), fx.provider()).is_err());
