@@ -5,6 +5,7 @@
 //! compact JSON text of the value, so `"1"` (a string) and `1` (a number) are different keys.
 
 use crate::error::StoreError;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// Which JSON paths of a collection's documents are indexed for equality queries.
@@ -112,13 +113,19 @@ pub fn parse_document(doc: &[u8], limits: &Limits, policy: &IndexPolicy) -> Resu
         }
         return Ok(Vec::new());
     }
-    let value: Value = serde_json::from_slice(doc).map_err(|e| StoreError::InvalidJson(e.to_string()))?;
-    if !value.is_object() {
+    if doc.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Report invalid JSON as such before complaining that it is not an object.
+        serde_json::from_slice::<serde::de::IgnoredAny>(doc).map_err(|e| StoreError::InvalidJson(e.to_string()))?;
         return Err(StoreError::NotAnObject);
     }
+    // Walk the document as it is parsed, without building a tree: fewer allocations on the ingest path.
     let mut keys = Vec::new();
     let mut path = String::new();
-    collect(&value, &mut path, policy, &mut keys);
+    let mut de = serde_json::Deserializer::from_slice(doc);
+    Walker { path: &mut path, policy, out: &mut keys }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| StoreError::InvalidJson(e.to_string()))?;
     keys.sort();
     keys.dedup();
     Ok(keys)
@@ -132,30 +139,83 @@ pub fn canonical_scalar(value: &Value) -> Result<String, StoreError> {
     }
 }
 
-fn collect(v: &Value, path: &mut String, policy: &IndexPolicy, out: &mut Vec<IndexKey>) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                let len = path.len();
-                path.push('/');
-                escape_into(k, path);
-                collect(child, path, policy, out);
-                path.truncate(len);
-            }
+/// Emits the index keys of a value while it is deserialised.
+struct Walker<'a> {
+    path: &'a mut String,
+    policy: &'a IndexPolicy,
+    out: &'a mut Vec<IndexKey>,
+}
+
+impl Walker<'_> {
+    fn emit(self, text: impl FnOnce() -> String) {
+        if self.policy.covers(self.path) {
+            self.out.push(IndexKey { pointer: self.path.clone(), value: text() });
         }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&i.to_string());
-                collect(child, path, policy, out);
-                path.truncate(len);
-            }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walker<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walker<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.emit(|| v.to_string());
+        Ok(())
+    }
+    // Numbers and strings are rendered exactly as `serde_json::Value` renders them, so a query value parsed
+    // into a `Value` finds them (see `canonical_scalar`).
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.emit(|| serde_json::Number::from(v).to_string());
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.emit(|| serde_json::Number::from(v).to_string());
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.emit(|| Value::from(v).to_string());
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.emit(|| Value::from(v).to_string());
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.emit(|| "null".to_owned());
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let len = self.path.len();
+            self.path.push('/');
+            escape_into(&key, self.path);
+            map.next_value_seed(Walker { path: &mut *self.path, policy: self.policy, out: &mut *self.out })?;
+            self.path.truncate(len);
         }
-        scalar => {
-            if policy.covers(path) {
-                out.push(IndexKey { pointer: path.clone(), value: scalar.to_string() });
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0usize;
+        loop {
+            let len = self.path.len();
+            self.path.push('/');
+            self.path.push_str(&i.to_string());
+            let more =
+                seq.next_element_seed(Walker { path: &mut *self.path, policy: self.policy, out: &mut *self.out })?;
+            self.path.truncate(len);
+            if more.is_none() {
+                return Ok(());
             }
+            i += 1;
         }
     }
 }
@@ -194,6 +254,18 @@ mod tests {
                 ("/t/1".into(), "null".into()),
             ]
         );
+    }
+
+    #[test]
+    fn streamed_keys_match_the_value_rendering_of_queries() {
+        let doc = r#"{"n":-3,"u":18446744073709551615,"f":1.5e300,"g":0.1,"s":"a\"\u00e9\n","b":false,"z":null}"#;
+        let got = keys(doc, &IndexPolicy::All);
+        let v: Value = serde_json::from_str(doc).unwrap();
+        for (pointer, value) in got {
+            let q = v.pointer(&pointer).unwrap();
+            assert_eq!(canonical_scalar(q).unwrap(), value, "{pointer}");
+        }
+        assert!(parse_document(b"{\"a\":1} x", &Limits::default(), &IndexPolicy::All).is_err(), "trailing bytes");
     }
 
     #[test]
