@@ -27,6 +27,19 @@ pub(crate) fn resolve_id(target: &Target, id: Option<&str>) -> Result<String> {
     }
 }
 
+/// The unauthenticated header of backup `id` (default: the newest): enough to find the master key file by the
+/// store id. Nothing in it is trusted until the manifest is opened with the key.
+///
+/// # Errors
+/// [`BackupError::NoSuchBackup`], [`BackupError::NoBackups`], [`BackupError::ManifestFormat`], target errors.
+pub fn read_backup_header(target: &Target, id: Option<&str>) -> Result<crate::manifest::ManifestHeader> {
+    let id = resolve_id(target, id)?;
+    let object = manifest_name(&id);
+    let bytes =
+        target.get(&object)?.ok_or_else(|| BackupError::NoSuchBackup { id: id.clone(), target: target.to_string() })?;
+    read_header(&object, &bytes)
+}
+
 /// A backup whose manifest and keyring have been read and opened.
 pub(crate) struct Opened {
     pub(crate) manifest: BackupManifest,

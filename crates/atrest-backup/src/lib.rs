@@ -39,6 +39,7 @@ mod verify;
 
 pub use digest::Digest;
 pub use error::{BackupError, Result};
+pub use fetch::read_backup_header;
 pub use keys::{KeyBytes, ManifestKeys};
 pub use restore::{RestoreReport, restore};
 pub use retention::{PrunePlan, plan as plan_retention, prune};

@@ -7,7 +7,8 @@
 //!   8      4    version          u32 LE (1)
 //!  12      4    key id           u32 LE: the store-scope data key that seals the body
 //!  16     24    nonce            random XAES-256-GCM nonce
-//!  40      2    id length        u16 LE, then the backup id (ASCII, must equal the object's name)
+//!  40     16    store id         the store's id (as in its plaintext format file): finds the key file
+//!  56      2    id length        u16 LE, then the backup id (ASCII, must equal the object's name)
 //!   .      4    keyring chunks   u32 LE count, then per chunk: digest (32) | length u64 LE
 //!   .      8    body length      u64 LE
 //!   .      n    body             XAES-256-GCM ciphertext
@@ -16,8 +17,8 @@
 //!
 //! Everything before the body is the associated data, so a changed header byte (another key id, another id, a
 //! keyring swapped for an older one) fails authentication like a changed body byte. The header is plaintext
-//! only as far as it must be: the key id and the keyring's chunks are what a restore needs to find the key
-//! that opens the rest. The body, once opened:
+//! only as far as it must be: the store id (to find the master key file), the key id and the keyring's chunks
+//! are what a restore needs to find the key that opens the rest; none of them is user data. The body, once opened:
 //!
 //! ```text
 //! created (unix ms) u64 | file count u32
@@ -70,6 +71,8 @@ pub struct FileEntry {
 pub struct BackupManifest {
     /// The backup id (also the manifest's object name under `backups/`).
     pub id: String,
+    /// The store's id (plaintext in its format file too).
+    pub store_id: [u8; 16],
     /// When the snapshot was taken, Unix milliseconds.
     pub created_ms: u64,
     /// The files, sorted by name; one of them is the keyring.
@@ -98,11 +101,16 @@ impl BackupManifest {
     /// [`BackupError::ManifestFormat`] for a manifest that breaks the format's rules (no keyring, a bad id or
     /// file name, chunks that do not add up); key errors.
     pub fn seal(&self, keys: &dyn ManifestKeys) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; XAES_NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| BackupError::Random(e.to_string()))?;
+        self.seal_with_nonce(keys, &nonce)
+    }
+
+    /// [`BackupManifest::seal`] with a given nonce (golden tests); callers draw it at random.
+    fn seal_with_nonce(&self, keys: &dyn ManifestKeys, nonce: &[u8; XAES_NONCE_LEN]) -> Result<Vec<u8>> {
         self.check()?;
         let keyring = self.keyring().expect("checked");
         let (key_id, key) = keys.sealing_key()?;
-        let mut nonce = [0u8; XAES_NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|e| BackupError::Random(e.to_string()))?;
         let mut body = Enc::default();
         body.u64(self.created_ms).u32(self.files.len() as u32);
         for f in &self.files {
@@ -113,7 +121,7 @@ impl BackupManifest {
         }
         let mut body = body.0;
         let mut out = Enc::default();
-        out.bytes(MAGIC).u32(MANIFEST_VERSION).u32(key_id).bytes(&nonce).str(&self.id);
+        out.bytes(MAGIC).u32(MANIFEST_VERSION).u32(key_id).bytes(nonce).bytes(&self.store_id).str(&self.id);
         out.u32(keyring.chunks.len() as u32);
         for c in &keyring.chunks {
             out.bytes(&c.digest.0).u64(c.len);
@@ -121,7 +129,7 @@ impl BackupManifest {
         out.u64(body.len() as u64);
         let mut out = out.0;
         let cipher = Xaes256Gcm::try_new(&key).map_err(|e| BackupError::KeySource(e.to_string()))?;
-        let tag = cipher.seal_in_place(&nonce, &out, &mut body).map_err(|e| self.format_err(e.to_string()))?;
+        let tag = cipher.seal_in_place(nonce, &out, &mut body).map_err(|e| self.format_err(e.to_string()))?;
         out.extend_from_slice(&body);
         out.extend_from_slice(&tag);
         Ok(out)
@@ -162,6 +170,8 @@ pub struct ManifestHeader {
     pub id: String,
     /// The data key that seals the body.
     pub key_id: u32,
+    /// The store's id.
+    pub store_id: [u8; 16],
     /// The keyring's chunks.
     pub keyring: Vec<ChunkRef>,
     nonce: [u8; XAES_NONCE_LEN],
@@ -185,6 +195,7 @@ pub fn read_header(object: &str, bytes: &[u8]) -> Result<ManifestHeader> {
     }
     let key_id = d.u32("key id").map_err(fail)?;
     let nonce = d.array::<XAES_NONCE_LEN>("nonce").map_err(fail)?;
+    let store_id = d.array::<16>("store id").map_err(fail)?;
     let id = d.str("backup id").map_err(fail)?;
     if !valid_id(&id) {
         return Err(fail(format!("invalid backup id {id:?}")));
@@ -203,7 +214,7 @@ pub fn read_header(object: &str, bytes: &[u8]) -> Result<ManifestHeader> {
             d.remaining()
         )));
     }
-    Ok(ManifestHeader { id, key_id, keyring, nonce, body_start, body_len: body_len as usize })
+    Ok(ManifestHeader { id, key_id, store_id, keyring, nonce, body_start, body_len: body_len as usize })
 }
 
 /// Opens the manifest stored as `object` (`backups/<id>`) with `keys`.
@@ -248,10 +259,114 @@ pub fn open(object: &str, bytes: &[u8], keys: &dyn ManifestKeys) -> Result<Backu
     if d.remaining() != 0 {
         return Err(fail(format!("{} bytes after the file list", d.remaining())));
     }
-    let manifest = BackupManifest { id: header.id, created_ms, files };
+    let manifest = BackupManifest { id: header.id, store_id: header.store_id, created_ms, files };
     manifest.check()?;
     if manifest.keyring().map(|k| &k.chunks) != Some(&header.keyring) {
         return Err(fail("the header's keyring does not match the file list".into()));
     }
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyBytes;
+    use zeroize::Zeroizing;
+
+    struct FixedKey(u32, [u8; 32]);
+
+    impl ManifestKeys for FixedKey {
+        fn sealing_key(&self) -> Result<(u32, KeyBytes)> {
+            Ok((self.0, Zeroizing::new(self.1)))
+        }
+        fn key(&self, id: u32) -> Result<Option<KeyBytes>> {
+            Ok((id == self.0).then(|| Zeroizing::new(self.1)))
+        }
+    }
+
+    fn sample() -> BackupManifest {
+        let chunk = |b: u8, len| ChunkRef { digest: Digest([b; 32]), len };
+        BackupManifest {
+            id: "20261130T034600.000Z-0a1b2c3d".into(),
+            store_id: [7; 16],
+            created_ms: 1_796_010_360_000,
+            files: vec![
+                FileEntry { name: "ATREST".into(), size: 29, digest: Digest([1; 32]), chunks: vec![chunk(1, 29)] },
+                FileEntry { name: KEYRING_NAME.into(), size: 10, digest: Digest([2; 32]), chunks: vec![chunk(2, 10)] },
+                FileEntry {
+                    name: "seg-0000000000000001.atr".into(),
+                    size: 5,
+                    digest: Digest([3; 32]),
+                    chunks: vec![chunk(4, 3), chunk(5, 2)],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_golden() {
+        let key = FixedKey(3, [0x42; 32]);
+        let m = sample();
+        let object = manifest_name(&m.id);
+        let sealed = m.seal_with_nonce(&key, &[9; XAES_NONCE_LEN]).unwrap();
+        assert_eq!(open(&object, &sealed, &key).unwrap(), m);
+        let header = read_header(&object, &sealed).unwrap();
+        assert_eq!((header.key_id, header.store_id, header.id.as_str()), (3, [7; 16], m.id.as_str()));
+        assert_eq!(header.keyring, m.keyring().unwrap().chunks);
+        // Pins format version 1: a change to the layout must not silently break old backups.
+        assert_eq!(
+            Digest::of(&sealed).to_hex(),
+            "f2500da284724de61690e0a1b49ec31dab589c3a53d5fb2d8c6c32cfc75e5589",
+            "manifest format v1 changed"
+        );
+        // A random nonce each time.
+        assert_ne!(m.seal(&key).unwrap(), m.seal(&key).unwrap());
+    }
+
+    #[test]
+    fn every_flip_and_truncation_is_refused() {
+        let key = FixedKey(3, [0x42; 32]);
+        let m = sample();
+        let object = manifest_name(&m.id);
+        let sealed = m.seal(&key).unwrap();
+        for i in 0..sealed.len() {
+            for bit in [0x01, 0x80] {
+                let mut bad = sealed.clone();
+                bad[i] ^= bit;
+                assert!(open(&object, &bad, &key).is_err(), "flip at byte {i}");
+            }
+        }
+        for len in 0..sealed.len() {
+            assert!(open(&object, &sealed[..len], &key).is_err(), "truncated to {len}");
+        }
+        let mut longer = sealed.clone();
+        longer.push(0);
+        assert!(open(&object, &longer, &key).is_err());
+        // Renamed, or opened with another key.
+        assert!(open("backups/20000101T000000.000Z-00000000", &sealed, &key).is_err());
+        let err = open(&object, &sealed, &FixedKey(3, [0x43; 32])).unwrap_err();
+        assert!(matches!(err, BackupError::ManifestAuthentication { .. }), "{err}");
+        let err = open(&object, &sealed, &FixedKey(4, [0x42; 32])).unwrap_err();
+        assert!(matches!(err, BackupError::ManifestKey { key_id: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn malformed_manifests_are_not_sealed() {
+        let key = FixedKey(1, [0; 32]);
+        let mut m = sample();
+        m.files.retain(|f| f.name != KEYRING_NAME);
+        assert!(m.seal(&key).is_err(), "no keyring");
+        let mut m = sample();
+        m.files[0].name = "../escape".into();
+        assert!(m.seal(&key).is_err(), "path in a file name");
+        let mut m = sample();
+        m.files[2].size = 6;
+        assert!(m.seal(&key).is_err(), "chunks do not add up");
+        let mut m = sample();
+        m.files.swap(0, 1);
+        assert!(m.seal(&key).is_err(), "out of order");
+        let mut m = sample();
+        m.id = "a/b".into();
+        assert!(m.seal(&key).is_err(), "bad id");
+    }
 }

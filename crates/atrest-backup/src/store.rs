@@ -57,7 +57,7 @@ pub fn snapshot(store: &Store) -> Result<Snapshot> {
 /// As [`backup_snapshot`]; a store whose keys are not a keyring in its data directory cannot be backed up.
 pub fn backup(store: &Store, target: &Target) -> Result<BackupReport> {
     let snap = snapshot(store)?;
-    backup_snapshot(&snap, target, &StoreKeys(&**store.keys()), now_ms())
+    backup_snapshot(&snap, target, &StoreKeys(&**store.keys()), store.format().store_id, now_ms())
 }
 
 /// The current time in Unix milliseconds.

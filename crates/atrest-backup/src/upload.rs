@@ -41,8 +41,8 @@ pub(crate) fn existing_objects(target: &Target) -> Result<BTreeMap<Digest, u64>>
         .collect())
 }
 
-/// Backs `snapshot` up to `target` as a new backup made at `now_ms` (Unix milliseconds), sealing its manifest
-/// under `keys`. Only chunks the target lacks (or holds with the wrong size) are uploaded.
+/// Backs `snapshot` of store `store_id` up to `target` as a new backup made at `now_ms` (Unix milliseconds),
+/// sealing its manifest under `keys`. Only chunks the target lacks (or holds with the wrong size) are uploaded.
 ///
 /// # Errors
 /// [`BackupError::Snapshot`] if the snapshot has no keyring, a bad file name, or a file shorter than its noted
@@ -51,6 +51,7 @@ pub fn backup_snapshot(
     snapshot: &Snapshot,
     target: &Target,
     keys: &dyn ManifestKeys,
+    store_id: [u8; 16],
     now_ms: u64,
 ) -> Result<BackupReport> {
     let mut files: Vec<_> = snapshot.files.iter().collect();
@@ -103,7 +104,7 @@ pub fn backup_snapshot(
         report.bytes += f.len;
         entries.push(FileEntry { name: f.name.clone(), size: f.len, digest: whole.finish(), chunks });
     }
-    let manifest = BackupManifest { id: id.clone(), created_ms: now_ms, files: entries };
+    let manifest = BackupManifest { id: id.clone(), store_id, created_ms: now_ms, files: entries };
     let sealed = manifest.seal(keys)?;
     report.bytes_uploaded += sealed.len() as u64;
     target.put(&manifest_name(&id), Bytes::from(sealed))?;

@@ -167,7 +167,8 @@ fn a_page_that_does_not_open_is_reported_by_file() {
     let target = Target::memory().unwrap();
     let snap = Snapshot::of_quiet_dir(&data).unwrap();
     let keys: &dyn ManifestKeys = &*keyring;
-    backup_snapshot(&snap, &target, keys, 1_700_000_000_000).unwrap();
+    let store_id = atrest_store::Store::read_format(&atrest_store::FsStorage::new(&data)).unwrap().store_id;
+    backup_snapshot(&snap, &target, keys, store_id, 1_700_000_000_000).unwrap();
     let found = problems(verify_backup(&target, None, fx.provider()));
     assert!(
         found.iter().any(|p| p.file == seg && matches!(p.kind, ProblemKind::Page { offset: 4096, .. })),
