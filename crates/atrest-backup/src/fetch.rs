@@ -96,6 +96,22 @@ pub(crate) fn open_backup(
     Ok(Ok(Opened { manifest, keyring }))
 }
 
+/// Opens backup `id`'s manifest with the keyring it carries and the master key from `provider` (in a scratch
+/// directory), for manifests sealed under a key the live store has since destroyed.
+pub(crate) fn open_with_own_keyring(
+    target: &Target,
+    id: &str,
+    provider: &Arc<dyn KeyProvider>,
+) -> Result<BackupManifest> {
+    let scratch = tempfile::Builder::new().prefix("atrest-backup-keyring-").tempdir().map_err(|source| {
+        BackupError::Io { op: "creating a scratch directory in", path: std::env::temp_dir(), source }
+    })?;
+    match open_backup(target, id, provider.clone(), scratch.path())? {
+        Ok(opened) => Ok(opened.manifest),
+        Err(problems) => Err(BackupError::Damaged { id: id.to_owned(), problems }),
+    }
+}
+
 /// Fetches the chunks of file `name` into `path`, checking each chunk, and the whole file against `whole` when
 /// given. Appends a problem for each missing, short or altered chunk (and a whole-file mismatch) and goes on.
 pub(crate) fn fetch_file(

@@ -3,11 +3,17 @@
 //!
 //! Every kept manifest is opened (and so authenticated) before anything is deleted: a kept backup whose
 //! manifest cannot be read stops the pruning, because its objects could not be told apart from garbage.
+//! Manifests are opened with the live store's keys; one sealed under a store key that has since been
+//! destroyed (a `rotate` then `rekey` destroys the old store key) is opened with the keyring it carries and
+//! the master key from `provider`, as a restore would.
 //! Dropped manifests are deleted before any object, so an interruption leaves extra objects (removed by the
 //! next run), never a manifest pointing at a deleted object. One process prunes a target at a time, and not
 //! while another process backs up to it (its new chunks are not yet referenced by a manifest).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use atrest_keys::KeyProvider;
 
 use crate::digest::Digest;
 use crate::error::{BackupError, Result};
@@ -39,11 +45,17 @@ pub fn plan(ids: &[String], keep: usize, existing: &BTreeSet<Digest>, referenced
 }
 
 /// Keeps the newest `keep` backups at `target` and removes the rest, with every object no kept backup needs.
+/// `keys` are the live store's; `provider` (the master key) opens manifests whose key the store no longer has.
 ///
 /// # Errors
 /// [`BackupError::Config`] for `keep == 0`; a kept manifest that cannot be opened (nothing is deleted then);
 /// target errors.
-pub fn prune(target: &Target, keys: &dyn ManifestKeys, keep: usize) -> Result<PrunePlan> {
+pub fn prune(
+    target: &Target,
+    keys: &dyn ManifestKeys,
+    provider: Option<&Arc<dyn KeyProvider>>,
+    keep: usize,
+) -> Result<PrunePlan> {
     if keep == 0 {
         return Err(BackupError::Config("retention must keep at least one backup".into()));
     }
@@ -51,7 +63,11 @@ pub fn prune(target: &Target, keys: &dyn ManifestKeys, keep: usize) -> Result<Pr
     let kept = &ids[ids.len().saturating_sub(keep)..];
     let mut referenced = BTreeSet::new();
     for id in kept {
-        referenced.extend(read_manifest(target, id, keys)?.objects());
+        let manifest = match (read_manifest(target, id, keys), provider) {
+            (Err(BackupError::ManifestKey { .. }), Some(p)) => crate::fetch::open_with_own_keyring(target, id, p)?,
+            (r, _) => r?,
+        };
+        referenced.extend(manifest.objects());
     }
     let existing: BTreeSet<Digest> = existing_objects(target)?.into_keys().collect();
     let plan = plan(&ids, keep, &existing, &referenced);

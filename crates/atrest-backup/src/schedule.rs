@@ -6,6 +6,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use atrest_keys::KeyProvider;
 use atrest_store::Store;
 
 use crate::error::{BackupError, Result};
@@ -66,13 +67,16 @@ impl StopSignal {
 }
 
 /// Runs `schedule` on `store` to `target` until `stop` is raised or the runs are done; `on_run` sees each run's
-/// result. Returns how many runs succeeded.
+/// result. Returns how many runs succeeded. `provider` (the store's master key provider) lets retention open
+/// manifests sealed under store keys that a rekey has since destroyed; without it such a kept backup stops
+/// the pruning.
 ///
 /// # Errors
 /// [`BackupError::Config`] for a zero interval or `keep == Some(0)`.
 pub fn run_schedule(
     store: &Store,
     target: &Target,
+    provider: Option<&Arc<dyn KeyProvider>>,
     schedule: &Schedule,
     stop: &StopSignal,
     on_run: &mut dyn FnMut(&Result<RunReport>),
@@ -91,7 +95,7 @@ pub fn run_schedule(
         }
         let started = std::time::Instant::now();
         let result = backup(store, target).and_then(|b| {
-            let pruned = schedule.keep.map(|k| prune(target, &StoreKeys(&**store.keys()), k)).transpose()?;
+            let pruned = schedule.keep.map(|k| prune(target, &StoreKeys(&**store.keys()), provider, k)).transpose()?;
             Ok(RunReport { backup: b, pruned })
         });
         ok += u64::from(result.is_ok());

@@ -152,7 +152,7 @@ fn retention_keeps_what_kept_backups_need() {
     let before = objects(&target_dir);
 
     let keys = StoreKeys(&**store.keys());
-    let plan = prune(&target, &keys, 2).unwrap();
+    let plan = prune(&target, &keys, None, 2).unwrap();
     assert_eq!(plan.removed, [snapshots[0].0.clone(), snapshots[1].0.clone()]);
     assert_eq!(plan.kept, [snapshots[2].0.clone(), snapshots[3].0.clone()]);
     assert!(!plan.objects.is_empty());
@@ -172,7 +172,7 @@ fn retention_keeps_what_kept_backups_need() {
         restore(&target, Some(id), &dest, fx.provider()).unwrap();
         assert_eq!(&contents(&fx.open_store(&dest).0), expected);
     }
-    assert!(matches!(prune(&target, &keys, 0), Err(BackupError::Config(_))));
+    assert!(matches!(prune(&target, &keys, None, 0), Err(BackupError::Config(_))));
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn periodic_backups_with_retention() {
     let target = Target::open(fx.path("target").to_str().unwrap()).unwrap();
     let schedule = Schedule { every: Duration::from_millis(20), keep: Some(2), runs: Some(4) };
     let mut seen = Vec::new();
-    let ok = run_schedule(&store, &target, &schedule, &StopSignal::new(), &mut |r| {
+    let ok = run_schedule(&store, &target, Some(&fx.provider()), &schedule, &StopSignal::new(), &mut |r| {
         seen.push(r.as_ref().map(|r| (r.backup.id.clone(), r.pruned.as_ref().map(|p| p.kept.len()))).unwrap())
     })
     .unwrap();
@@ -198,7 +198,37 @@ fn periodic_backups_with_retention() {
     let stop = StopSignal::new();
     stop.stop();
     let forever = Schedule { every: Duration::from_secs(3600), keep: None, runs: None };
-    assert_eq!(run_schedule(&store, &target, &forever, &stop, &mut |_| {}).unwrap(), 0);
+    assert_eq!(run_schedule(&store, &target, None, &forever, &stop, &mut |_| {}).unwrap(), 0);
     let bad = Schedule { every: Duration::ZERO, keep: None, runs: None };
-    assert!(run_schedule(&store, &target, &bad, &stop, &mut |_| {}).is_err());
+    assert!(run_schedule(&store, &target, None, &bad, &stop, &mut |_| {}).is_err());
+}
+
+#[test]
+fn retention_after_rekey_destroyed_the_old_store_key() {
+    let fx = Fixture::new();
+    let (store, _keyring) = fx.create_store("data");
+    store.create_collection("people", IndexPolicy::All).unwrap();
+    fill(&store, 0, 20);
+    let target = Target::open(fx.path("target").to_str().unwrap()).unwrap();
+    let old = backup(&store, &target).unwrap();
+    store.rotate().unwrap();
+    let report = store.rekey(&mut |_, _| {}).unwrap();
+    assert!(!report.keys_destroyed.is_empty(), "{report:?}");
+    fill(&store, 20, 30);
+    backup(&store, &target).unwrap();
+    let keys = StoreKeys(&**store.keys());
+    // The old manifest's key is gone from the live store: without the master key, pruning refuses to guess.
+    let err = read_manifest(&target, &old.id, &keys).unwrap_err();
+    assert!(matches!(err, BackupError::ManifestKey { .. }), "{err}");
+    assert!(prune(&target, &keys, None, 2).is_err());
+    assert_eq!(list_backups(&target).unwrap().len(), 2);
+    // With the provider, the old backup's own keyring opens it; both are kept and nothing they need is removed.
+    fill(&store, 30, 35);
+    backup(&store, &target).unwrap();
+    let plan = prune(&target, &keys, Some(&fx.provider()), 3).unwrap();
+    assert_eq!(plan.kept.len(), 3);
+    assert!(plan.kept.contains(&old.id));
+    let dest = fx.path("old");
+    restore(&target, Some(&old.id), &dest, fx.provider()).unwrap();
+    assert_eq!(fx.open_store(&dest).0.count("people").unwrap(), 20);
 }
