@@ -40,6 +40,9 @@ pub enum BenchError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A thread of the harness failed without an error value.
+    #[error("{0}")]
+    Worker(String),
     /// A read returned other data than was stored.
     #[error("data check failed: {0}")]
     Mismatch(String),

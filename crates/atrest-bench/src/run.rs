@@ -166,6 +166,10 @@ pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         ingest_vs_disk_fdatasync_write: ratio(ingest.written_mb_s, disk.write_fdatasync_mb_s),
         indexed_ingest_vs_disk_write: ratio(indexed.written_mb_s, disk_write),
         scan_vs_disk_read: ratio(scan.stored_mb_s, disk.read_mb_s),
+        cpu_bound_ingest_vs_disk_write: ratio(
+            cpu_ceiling.as_ref().map_or(ingest.cpu_bound_mb_s, |c| c.ingest.cpu_bound_mb_s),
+            disk_write,
+        ),
     };
     notes.extend(disk.notes.iter().cloned());
     notes.push(load_note("end"));

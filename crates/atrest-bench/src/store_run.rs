@@ -32,11 +32,6 @@ pub struct DocPool {
 }
 
 impl DocPool {
-    /// The first `count` documents of the stream seeded by `seed`.
-    pub fn new(seed: u64, count: usize) -> DocPool {
-        DocPool { docs: (0..count.max(1) as u64).map(|n| crate::docgen::document(seed, n)).collect() }
-    }
-
     /// A pool of about `bytes` document bytes (at least one document).
     pub fn with_bytes(seed: u64, bytes: u64) -> DocPool {
         let mut docs = Vec::new();
@@ -247,7 +242,7 @@ pub fn ingest(
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err(BenchError::Crypto("writer panicked".into()))))
+            .map(|w| w.join().unwrap_or_else(|_| Err(BenchError::Worker("an ingest client thread panicked".into()))))
             .collect()
     });
     let elapsed = start.elapsed();

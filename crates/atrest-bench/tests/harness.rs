@@ -63,6 +63,7 @@ fn tiny_run_reports_every_required_number() {
         "ingest_docs_vs_disk_write",
         "ingest_vs_disk_fdatasync_write",
         "indexed_ingest_vs_disk_write",
+        "cpu_bound_ingest_vs_disk_write",
     ] {
         positive(&json, &format!("/ratios/{ratio}"));
     }
