@@ -173,3 +173,44 @@ impl Target {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_paths_and_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("t");
+        let t = Target::open(local.to_str().unwrap()).unwrap();
+        t.put("objects/ab", Bytes::from_static(b"x")).unwrap();
+        assert!(local.join("objects").join("ab").is_file());
+        assert_eq!(t.list("objects").unwrap(), [ObjectInfo { name: "objects/ab".into(), size: 1 }]);
+        assert_eq!(t.get("objects/ab").unwrap().as_deref(), Some(&b"x"[..]));
+        assert_eq!(t.get("objects/none").unwrap(), None);
+        t.delete("objects/ab").unwrap();
+        t.delete("objects/ab").unwrap();
+        assert!(t.list("objects").unwrap().is_empty());
+
+        let url = format!("file://{}", local.display());
+        let t = Target::open(&url).unwrap();
+        t.put("backups/x", Bytes::from_static(b"yz")).unwrap();
+        assert!(local.join("backups").join("x").is_file());
+
+        let m = Target::open("memory:///").unwrap();
+        m.put("objects/a", Bytes::from_static(b"1")).unwrap();
+        assert_eq!(m.list("objects").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn cloud_urls_need_their_feature() {
+        for url in ["s3://bucket/path", "gs://bucket/path", "az://container/path"] {
+            match Target::open(url) {
+                Err(BackupError::Target { reason, .. }) => assert!(reason.contains("feature"), "{url}: {reason}"),
+                Ok(_) if cfg!(any(feature = "aws", feature = "gcp", feature = "azure")) => {}
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert!(matches!(Target::open("bogus://x"), Err(BackupError::Target { .. })));
+    }
+}
