@@ -1,0 +1,131 @@
+//! `backup`, `restore` and `verify-backup`: argument handling around atrest-backup, which holds the logic.
+
+use atrest_backup::{BackupError, Schedule, StopSignal, Target, parse_interval, read_backup_header, run_schedule};
+use atrest_keys::{KeyProvider, LocalKeyFileProvider, default_key_file_path};
+use atrest_store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Options of `atrest backup`.
+#[derive(clap::Args, Debug)]
+pub struct BackupArgs {
+    /// Where to back up: a local directory, or a URL (file://, memory://; s3://, az://, gs:// in builds with
+    /// the matching feature).
+    target: String,
+    /// Back up periodically at this interval (e.g. 30m, 1h, 1d) until killed, instead of once.
+    #[arg(long, value_name = "INTERVAL")]
+    every: Option<String>,
+    /// After each backup, keep only the newest N backups and delete the objects no kept backup needs.
+    #[arg(long, value_name = "N")]
+    keep: Option<usize>,
+    /// With --every: stop after this many runs.
+    #[arg(long, value_name = "N", requires = "every")]
+    count: Option<u64>,
+}
+
+/// Options of `atrest restore` and `atrest verify-backup`.
+#[derive(clap::Args, Debug)]
+pub struct ReadArgs {
+    /// The backup target (as given to `backup`).
+    target: String,
+    /// The backup id (default: the newest).
+    #[arg(long, value_name = "ID")]
+    backup: Option<String>,
+}
+
+fn err(e: BackupError) -> String {
+    e.to_string()
+}
+
+/// `atrest --data DIR backup TARGET [--every INTERVAL] [--keep N] [--count N]`. Until killed with --every
+/// (a backup cut short leaves only unreferenced chunks: its manifest is written last).
+pub fn backup(store: Store, data: &Path, key_file: Option<&Path>, args: BackupArgs) -> Result<(), String> {
+    let target = Target::open(&args.target).map_err(err)?;
+    // Retention may need the master key to open a kept manifest whose store key a rekey has destroyed.
+    let provider = provider(key_file, &store.format().store_id, data)?;
+    let every = args.every.as_deref().map(parse_interval).transpose().map_err(err)?;
+    let schedule = Schedule {
+        every: every.unwrap_or(std::time::Duration::from_secs(1)),
+        keep: args.keep,
+        runs: if every.is_some() { args.count } else { Some(1) },
+    };
+    let mut failed = None;
+    let ok = run_schedule(&store, &target, Some(&provider), &schedule, &StopSignal::new(), &mut |r| match r {
+        Ok(r) => {
+            let b = &r.backup;
+            println!(
+                "backup {}: {} files, {} bytes; uploaded {} objects ({} bytes), reused {}",
+                b.id, b.files, b.bytes, b.objects_uploaded, b.bytes_uploaded, b.objects_reused
+            );
+            if let Some(p) = &r.pruned {
+                println!("kept {} backups, removed {} and {} objects", p.kept.len(), p.removed.len(), p.objects.len());
+            }
+        }
+        Err(e) => {
+            eprintln!("atrest: backup failed: {e}");
+            failed = Some(e.to_string());
+        }
+    })
+    .map_err(err)?;
+    store.close().map_err(|e| e.to_string())?;
+    match (ok, failed) {
+        (0, Some(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The master key provider for a backup of store `store_id`: `--key-file`, else the default key file of that
+/// store. `beside` is where the key file must not be (the restore destination, or a local target).
+fn provider(key_file: Option<&Path>, store_id: &[u8; 16], beside: &Path) -> Result<Arc<dyn KeyProvider>, String> {
+    let hex: String = store_id.iter().map(|b| format!("{b:02x}")).collect();
+    let path: PathBuf = match key_file {
+        Some(p) => p.to_owned(),
+        None => default_key_file_path(&hex)
+            .ok_or("no --key-file given and neither XDG_CONFIG_HOME nor HOME is set")?,
+    };
+    Ok(Arc::new(LocalKeyFileProvider::open(&path, beside).map_err(|e| e.to_string())?))
+}
+
+/// `atrest --data NEWDIR restore TARGET [--backup ID]`.
+pub fn restore(dest: &Path, key_file: Option<&Path>, args: ReadArgs) -> Result<(), String> {
+    let target = Target::open(&args.target).map_err(err)?;
+    let header = read_backup_header(&target, args.backup.as_deref()).map_err(err)?;
+    std::fs::create_dir_all(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
+    let provider = provider(key_file, &header.store_id, dest)?;
+    let r = atrest_backup::restore(&target, Some(&header.id), dest, provider).map_err(err)?;
+    println!(
+        "restored backup {} into {}: {} files, {} bytes, {} pages opened ({} shredded)",
+        r.id,
+        dest.display(),
+        r.files,
+        r.bytes,
+        r.pages_ok,
+        r.pages_shredded
+    );
+    Ok(())
+}
+
+/// `atrest verify-backup TARGET [--backup ID]`: every problem on its own line, non-zero exit if any.
+pub fn verify(key_file: Option<&Path>, args: &ReadArgs) -> Result<(), String> {
+    let target = Target::open(&args.target).map_err(err)?;
+    let header = read_backup_header(&target, args.backup.as_deref()).map_err(err)?;
+    let local = Path::new(&args.target);
+    let beside = if local.is_dir() { local.to_owned() } else { std::env::temp_dir() };
+    let provider = provider(key_file, &header.store_id, &beside)?;
+    match atrest_backup::verify_backup(&target, Some(&header.id), provider) {
+        Ok(r) => {
+            println!(
+                "backup {} ok: {} files, {} bytes, {} pages opened ({} shredded)",
+                r.id, r.files, r.bytes, r.pages_ok, r.pages_shredded
+            );
+            Ok(())
+        }
+        Err(BackupError::Damaged { id, problems }) => {
+            for p in &problems {
+                println!("FAIL {p}");
+            }
+            Err(format!("backup {id} failed verification: {} problems", problems.len()))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
