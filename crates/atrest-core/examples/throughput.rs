@@ -9,11 +9,8 @@ use std::time::{Duration, Instant};
 use atrest_core::{Aes256Gcm, Xaes256Gcm, backend};
 
 fn main() {
-    let seconds: f64 = std::env::args()
-        .skip_while(|a| a != "--seconds")
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.3);
+    let seconds: f64 =
+        std::env::args().skip_while(|a| a != "--seconds").nth(1).and_then(|s| s.parse().ok()).unwrap_or(0.3);
     let budget = Duration::from_secs_f64(seconds);
     println!("cpu features: {}", atrest_core::CpuFeatures::get().names().join(" "));
     println!("auto-selected backend: {}", backend::best_supported());

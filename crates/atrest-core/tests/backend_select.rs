@@ -13,8 +13,7 @@ fn soft_is_always_supported_and_listed_last() {
     let supported = backend::supported();
     assert_eq!(supported.last(), Some(&Backend::Soft));
     // The supported list keeps priority order.
-    let positions: Vec<usize> =
-        supported.iter().map(|b| PRIORITY.iter().position(|p| p == b).unwrap()).collect();
+    let positions: Vec<usize> = supported.iter().map(|b| PRIORITY.iter().position(|p| p == b).unwrap()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{supported:?}");
     assert_eq!(backend::best_supported(), supported[0]);
 }

@@ -14,8 +14,16 @@ fn reference_gcm(key: &[u8], nonce: &[u8; 12], aad: &[u8], pt: &[u8]) -> (Vec<u8
     let mut buf = pt.to_vec();
     let nonce = nonce.into();
     let tag = match key.len() {
-        16 => aes_gcm::Aes128Gcm::new_from_slice(key).unwrap().encrypt_inout_detached(nonce, aad, buf.as_mut_slice().into()),
-        _ => aes_gcm::Aes256Gcm::new_from_slice(key).unwrap().encrypt_inout_detached(nonce, aad, buf.as_mut_slice().into()),
+        16 => aes_gcm::Aes128Gcm::new_from_slice(key).unwrap().encrypt_inout_detached(
+            nonce,
+            aad,
+            buf.as_mut_slice().into(),
+        ),
+        _ => aes_gcm::Aes256Gcm::new_from_slice(key).unwrap().encrypt_inout_detached(
+            nonce,
+            aad,
+            buf.as_mut_slice().into(),
+        ),
     }
     .unwrap();
     (buf, tag.into())
