@@ -30,3 +30,8 @@ pub use backend::{Backend, CpuFeatures};
 pub use error::{BackendError, KeyLengthError, OpenError, SealError};
 pub use gcm::{MAX_AAD_LEN, MAX_MESSAGE_LEN, TAG_LEN, Tag};
 pub use xaes::{SUBKEY_CACHE_CAPACITY, XAES_NONCE_LEN, XAES_PREFIX_LEN, Xaes256Gcm};
+
+/// The README's Rust example, compiled and run as a doctest so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
