@@ -18,6 +18,10 @@ use crate::{Aes256Gcm, Xaes256Gcm};
 pub const OPENER_CACHE_CAPACITY: usize = 256;
 
 /// Finds the data key for a key id. Implemented for closures and for maps from id to key.
+///
+/// The opener calls it on every open, so a key withdrawn here stops opening pages at once. Return the same
+/// `Arc` for the same key while it is available (keep built keys in a map): cached subkeys are tied to the key
+/// object they were derived from, so a lookup that builds a fresh key per call re-derives on every page.
 pub trait KeyLookup: Send + Sync {
     /// The key with this id, or `None` if it is unknown or no longer available.
     fn key(&self, id: u32) -> Option<Arc<Xaes256Gcm>>;
