@@ -219,8 +219,8 @@ fn explain_shortfall(i: &Inputs<'_>, b: &Breakdown, disk_write: f64, ratio: f64)
         );
     }
     format!(
-        "{head}: the I/O pattern limits it, not the CPU (by CPU time {cores:.0} cores could ingest {cpu_rate:.0} MB/s; {:.0} MB/s on a RAM disk). Every {} MiB commit ends with fdatasync, and this disk does {:.0} MB/s that way through the page cache and {} MB/s with O_DIRECT plus a sync per block, against {disk_write:.0} MB/s for O_DIRECT with one sync at the end: the per-commit cache flush and the page-cache copy cost what is missing; larger commits (fewer flushes) or direct I/O would narrow it",
-        i.ceiling.map_or(f64::NAN, |c| c.written_mb_s),
+        "{head}: the I/O pattern limits it, not the CPU (by CPU time {cores:.0} cores could ingest {cpu_rate:.0} MB/s{}). Every {} MiB commit ends with fdatasync, and this disk does {:.0} MB/s that way through the page cache and {} MB/s with O_DIRECT plus a sync per block, against {disk_write:.0} MB/s for O_DIRECT with one sync at the end: the per-commit cache flush and the page-cache copy cost what is missing; larger commits (fewer flushes) or direct I/O would narrow it",
+        i.ceiling.map_or_else(String::new, |c| format!("; {:.0} MB/s on a RAM disk", c.written_mb_s)),
         crate::store_run::BATCH_DOC_BYTES >> 20,
         i.disk.write_fdatasync_mb_s,
         i.disk.write_direct_sync_each_mb_s.map_or_else(|| "(not measured)".to_owned(), |d| format!("{d:.0}")),
@@ -248,4 +248,110 @@ pub fn nvme(ingest: &IngestResult, seal_cpu_seconds: f64, backends: &[BackendRat
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ingest(written_mb_s: f64, seconds: f64, cpu_seconds: f64, cpu_bound_mb_s: f64) -> IngestResult {
+        IngestResult {
+            indexing: "none".into(),
+            docs: 1000,
+            doc_bytes: 100_000_000,
+            bytes_written: 104_000_000,
+            seconds,
+            cpu_seconds,
+            system_cpu_seconds: Some(0.02),
+            cpu_bound_mb_s,
+            doc_mb_s: written_mb_s * 0.96,
+            written_mb_s,
+            batches: 12,
+            writers: 2,
+        }
+    }
+
+    fn disk(direct: f64, direct_each: f64, buffered: f64) -> DiskRates {
+        DiskRates {
+            bytes: 104_000_000,
+            block_bytes: 8 << 20,
+            write_direct_mb_s: Some(direct),
+            write_direct_sync_each_mb_s: Some(direct_each),
+            write_fdatasync_mb_s: buffered,
+            read_mb_s: 2000.0,
+            read_mode: "O_DIRECT".into(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn inputs<'a>(i: &'a IngestResult, c: Option<&'a IngestResult>, d: &'a DiskRates, seal: f64) -> Inputs<'a> {
+        Inputs {
+            ingest: i,
+            indexed: None,
+            ceiling: c,
+            disk: d,
+            seal_cpu_seconds: seal,
+            parts: PartRates { json: 0.8, copy: 0.3 },
+            threads: 2,
+        }
+    }
+
+    #[test]
+    fn cpu_bound_names_the_largest_part() {
+        let (i, d) = (ingest(500.0, 0.2, 0.4, 520.0), disk(2000.0, 1500.0, 900.0));
+        let a = analyse(&inputs(&i, None, &d, 0.01));
+        assert!(!a.ingest_goal_met && (a.ingest_vs_disk_write - 0.25).abs() < 1e-9);
+        assert!(
+            a.limits[0].contains("CPU-bound") && a.limits[0].contains("the largest, the store's own work"),
+            "{:?}",
+            a.limits
+        );
+        assert!(a.sealing_share_goal_met, "0.01 s of 0.4 s is a 2.5% share");
+    }
+
+    #[test]
+    fn waiting_and_io_pattern_are_told_apart() {
+        let d = disk(2000.0, 900.0, 600.0);
+        let slow = ingest(500.0, 0.2, 0.05, 4000.0);
+        let ram_slow = ingest(600.0, 0.17, 0.05, 4000.0);
+        let a = analyse(&inputs(&slow, Some(&ram_slow), &d, 0.001));
+        assert!(a.limits[0].contains("waiting"), "{:?}", a.limits);
+        let ram_fast = ingest(3000.0, 0.03, 0.05, 4000.0);
+        let a = analyse(&inputs(&slow, Some(&ram_fast), &d, 0.001));
+        assert!(
+            a.limits[0].contains("I/O pattern") && a.limits[0].contains("3000 MB/s on a RAM disk"),
+            "{:?}",
+            a.limits
+        );
+        let a = analyse(&inputs(&slow, None, &d, 0.001));
+        assert!(a.limits[0].contains("I/O pattern") && !a.limits[0].contains("NaN"), "{:?}", a.limits);
+    }
+
+    #[test]
+    fn goal_met_and_a_heavy_sealing_share_is_flagged() {
+        let (i, d) = (ingest(1900.0, 0.05, 0.1, 4000.0), disk(2000.0, 1500.0, 900.0));
+        let a = analyse(&inputs(&i, None, &d, 0.05));
+        assert!(a.ingest_goal_met);
+        assert!(!a.sealing_share_goal_met);
+        assert_eq!(a.limits.len(), 1);
+        assert!(a.limits[0].contains("sealing takes 50%"), "{:?}", a.limits);
+    }
+
+    #[test]
+    fn nvme_cores_scale_with_the_seal_rate() {
+        let i = ingest(500.0, 0.2, 0.4, 520.0);
+        let rate = |name: &str, gb_s: f64| BackendRates {
+            backend: name.into(),
+            selected: false,
+            single_thread: vec![crate::crypto::PageRate { page_bytes: 16384, seal_gb_s: gb_s, open_gb_s: gb_s }],
+            batch_seal_gb_s: gb_s,
+            batch_threads: 2,
+            batch_page_bytes: 16384,
+        };
+        let rows = nvme(&i, 0.01, &[rate("fast", 7.0), rate("slow", 1.0)], PageSize::KIB_16);
+        assert_eq!(rows.len(), 2);
+        assert!((rows[0].seal_cores_pcie4 - 1.0).abs() < 1e-9 && (rows[1].seal_cores_pcie5 - 14.0).abs() < 1e-9);
+        assert!(rows[0].store_cores_pcie4 < rows[1].store_cores_pcie4);
+        assert!(rows[0].store_mb_s_per_core > rows[1].store_mb_s_per_core);
+    }
 }
