@@ -16,7 +16,7 @@
 //!
 //! All offsets are `HEADER_LEN` = 36 and `TAG_LEN` = 16 apart from the ends, so a 4 KiB page carries 4044
 //! body bytes and a 64 KiB page 65484. The associated data is the 36 header bytes followed by the caller's
-//! [`PageContext`](super::PageContext): `file_id` (u64 LE), `page_no` (u64 LE) and the engine's `extra` bytes.
+//! [`PageContext`]: `file_id` (u64 LE), `page_no` (u64 LE) and the engine's `extra` bytes.
 //! GCM authenticates the AAD length, so `extra` needs no length prefix.
 //!
 //! Changing anything here changes the format: bump [`FORMAT_VERSION`] and keep the golden files of the old

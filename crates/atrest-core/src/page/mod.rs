@@ -1,7 +1,7 @@
 //! Sealed pages: the on-disk unit of atrest.
 //!
 //! A page has a fixed physical size per file ([`PageSize`], 4 KiB to 64 KiB) and holds a header, a body of
-//! exactly [`PageSize::capacity`] bytes of ciphertext, and a 16-byte tag ([`format`] has the byte diagram).
+//! exactly [`PageSize::capacity`] bytes of ciphertext, and a 16-byte tag ([`mod@format`] has the byte diagram).
 //! The header and a caller-supplied [`PageContext`] (file id, page number, engine extras) are authenticated
 //! as associated data, so a page copied to another place fails to open.
 //!
