@@ -13,8 +13,10 @@
 # parent tests are skipped here and their child bodies are run directly, one process per ATREST_BACKEND
 # value, under the same CPU model, which is what the parents do on a native host.
 #
-# Run time on a 2-core machine shared with other builds: about 2.5 minutes with the packages already
-# installed (mostly compiling for aarch64); the emulated tests take about 15 s per CPU model.
+# Run time: 6m20s on the shared 2-core development machine with the apt packages installed and most
+# dependencies already compiled; from a cold cargo cache expect roughly 10-15 minutes on 2 cores, almost all
+# of it compiling the workspace for aarch64 in release mode. The emulated tests take about 15-45 s per CPU
+# model. Emulated timings are not performance data.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=../lib.sh
