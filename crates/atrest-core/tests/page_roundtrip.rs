@@ -154,21 +154,24 @@ fn header_fields_are_rejected_by_name() {
     let (sealer, opener) = setup(backend::best_supported());
     let ctx = PageContext::new(1, 1);
     let (_, page) = sealed(&sealer, PageKind::Data, PageSize::KIB_4, &ctx);
-    let cases: [(usize, u8, PageError); 6] = [
-        (0, b'X', PageError::BadMagic { found: *b"XTRP" }),
-        (4, 2, PageError::UnsupportedVersion { version: 2 }),
-        (5, 9, PageError::UnknownAlgorithm { id: 9 }),
-        (6, 0, PageError::UnknownKind { kind: 0 }),
-        (7, 17, PageError::UnsupportedPageSize { code: 17 }),
-        (8, 0x99, PageError::UnknownKey { id: 0x99 }),
+    // (offset, bad value, expected error, the field its message must name)
+    let cases: [(usize, u8, PageError, &str); 6] = [
+        (0, b'X', PageError::BadMagic { found: *b"XTRP" }, "magic"),
+        (4, 2, PageError::UnsupportedVersion { version: 2 }, "version"),
+        (5, 9, PageError::UnknownAlgorithm { id: 9 }, "algorithm"),
+        (6, 0, PageError::UnknownKind { kind: 0 }, "kind"),
+        (7, 17, PageError::UnsupportedPageSize { code: 17 }, "size"),
+        (8, 0x99, PageError::UnknownKey { id: 0x99 }, "key id"),
     ];
-    for (offset, value, expected) in cases {
+    for (offset, value, expected, named) in cases {
         let mut bad = page.clone();
         bad[offset] = value;
         if offset == 8 {
             bad[9..12].fill(0);
         }
-        assert_eq!(opener.open(&mut bad, &ctx).unwrap_err(), expected);
+        let err = opener.open(&mut bad, &ctx).unwrap_err();
+        assert_eq!(err, expected);
+        assert!(err.to_string().contains(named), "{err} should name the {named} field");
         assert_eq!(bad[HEADER_LEN..], page[HEADER_LEN..], "nothing is decrypted on a structural error");
     }
 }
@@ -314,4 +317,18 @@ fn epochs_rotate_to_a_fresh_random_prefix() {
     let other = Sealer::new(&KEY, 1).unwrap();
     assert_ne!(other.epoch_prefix(), sealer.epoch_prefix());
     assert_eq!(opener.cached_subkeys(), 3);
+}
+
+#[test]
+fn a_header_can_be_read_before_the_whole_page() {
+    let (sealer, _) = setup(backend::best_supported());
+    let ctx = PageContext::new(1, 1);
+    let (_, page) = sealed(&sealer, PageKind::Attachment, PageSize::KIB_32, &ctx);
+    let full = PageHeader::parse(&page).unwrap();
+    assert_eq!(PageHeader::parse_prefix(&page[..HEADER_LEN]).unwrap(), full);
+    assert_eq!(full.encode()[..], page[..HEADER_LEN]);
+    assert_eq!(
+        PageHeader::parse(&page[..HEADER_LEN]).unwrap_err(),
+        PageError::BadSize { expected: 32768, actual: HEADER_LEN }
+    );
 }
