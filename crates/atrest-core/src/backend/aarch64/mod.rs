@@ -23,7 +23,8 @@ use super::detect::Armv8Token;
 use crate::gcm::Tag;
 
 /// An expanded AES-GCM key for the `armv8` backend. The round keys and hash key powers are wiped on drop
-/// (both types zeroize themselves).
+/// (both types zeroize themselves). Each call loads them into NEON registers; copies the compiler spills
+/// to the stack during a call are not wiped, as with any Rust AES implementation.
 pub(crate) struct GcmKey {
     /// Proof that this CPU runs the instructions below.
     _cpu: Armv8Token,
