@@ -133,3 +133,33 @@ fn an_opened_page_does_not_print_its_plaintext() {
     assert!(shown.contains("body_len: 4044"), "{shown}");
     assert!(!shown.contains("115, 101, 99"), "plaintext bytes leaked: {shown}");
 }
+
+#[test]
+fn a_batch_mixing_keys_epochs_and_an_unknown_key_reports_each_page() {
+    let (k1, k2) = (key(), Arc::new(Xaes256Gcm::try_new(&[0x99; 32]).unwrap()));
+    let s1 = Sealer::with_key(Arc::clone(&k1), 1).unwrap().with_epoch_pages(2);
+    let s2 = Sealer::with_key(Arc::clone(&k2), 2).unwrap();
+    let s3 = Sealer::with_key(key(), 3).unwrap();
+    let opener = Opener::new(HashMap::from([(1, k1), (2, k2)]));
+    let sealers = [&s1, &s1, &s2, &s1, &s3, &s1, &s2, &s2, &s1];
+    let ctxs: Vec<PageContext<'static>> = (0..sealers.len() as u64).map(|i| PageContext::new(4, i)).collect();
+    let mut pages: Vec<Vec<u8>> = sealers
+        .iter()
+        .zip(&ctxs)
+        .map(|(s, ctx)| {
+            let mut page = vec![0u8; SIZE.bytes()];
+            s.seal(PageKind::Data, ctx, &vec![ctx.page_no as u8; SIZE.capacity()], &mut page).unwrap();
+            page
+        })
+        .collect();
+    let mut jobs: Vec<OpenJob<'_>> = pages.iter_mut().zip(&ctxs).map(|(p, c)| OpenJob::new(p, *c)).collect();
+    for (i, result) in opener.open_batch(&mut jobs).into_iter().enumerate() {
+        if i == 4 {
+            assert_eq!(result.unwrap_err(), atrest_core::page::PageError::UnknownKey { id: 3 });
+        } else {
+            let opened = result.unwrap();
+            assert_eq!(opened.key_id, if [2, 6, 7].contains(&i) { 2 } else { 1 });
+            assert!(opened.body.iter().all(|&b| b == i as u8), "page {i}");
+        }
+    }
+}
