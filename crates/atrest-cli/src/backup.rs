@@ -80,8 +80,7 @@ fn provider(key_file: Option<&Path>, store_id: &[u8; 16], beside: &Path) -> Resu
     let hex: String = store_id.iter().map(|b| format!("{b:02x}")).collect();
     let path: PathBuf = match key_file {
         Some(p) => p.to_owned(),
-        None => default_key_file_path(&hex)
-            .ok_or("no --key-file given and neither XDG_CONFIG_HOME nor HOME is set")?,
+        None => default_key_file_path(&hex).ok_or("no --key-file given and neither XDG_CONFIG_HOME nor HOME is set")?,
     };
     Ok(Arc::new(LocalKeyFileProvider::open(&path, beside).map_err(|e| e.to_string())?))
 }

@@ -1,6 +1,7 @@
 //! `atrest`: the always-encrypted document store from the shell. Thin: every operation is one call into
 //! atrest-store; this file parses arguments, shows progress and prints results.
 
+mod backup;
 mod keys;
 
 use atrest_store::{IndexPolicy, Store, StoreConfig};
@@ -121,6 +122,12 @@ enum Command {
     Rekey,
     /// Shows the backend, CPU features, store statistics and key ids (never key bytes).
     Info,
+    /// Backs the store up to TARGET (a directory or an object-store URL), incrementally; --every: periodically.
+    Backup(backup::BackupArgs),
+    /// Restores a backup (default: the newest) into the empty or new --data directory, verifying every page.
+    Restore(backup::ReadArgs),
+    /// Checks every file of a backup against its digest and opens every page; lists problems, non-zero if any.
+    VerifyBackup(backup::ReadArgs),
     /// Test aid: writes documents until killed, printing `acked ID` after each write is durable.
     #[command(hide = true)]
     Soak {
@@ -162,6 +169,9 @@ fn policy(s: &str) -> IndexPolicy {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    if let Command::VerifyBackup(args) = &cli.command {
+        return backup::verify(cli.key_file.as_deref(), args);
+    }
     let data = cli.data.clone().ok_or("no data directory: pass --data DIR")?;
     let key_file = cli.key_file.as_deref();
     let threads = cli.threads;
@@ -281,6 +291,9 @@ fn run(cli: Cli) -> Result<(), String> {
             s.close().map_err(e)
         }
         Command::Info => info(open()?),
+        Command::Backup(args) => backup::backup(open()?, &data, key_file, args),
+        Command::Restore(args) => backup::restore(&data, key_file, args),
+        Command::VerifyBackup(args) => backup::verify(key_file, &args),
         Command::Soak { collection, prefix } => soak(open()?, &collection, &prefix),
     }
 }
@@ -376,8 +389,7 @@ fn import(s: Store, collection: &str, file: &Path, id_field: &str, batch: usize)
 
 fn info(s: Store) -> Result<(), String> {
     let st = s.stats().map_err(|e| e.to_string())?;
-    let supported: Vec<String> = atrest_core::backend::supported().iter().map(ToString::to_string).collect();
-    println!("backend: {} (supported here: {})", st.backend, supported.join(", "));
+    println!("backend: {} (supported: {:?})", st.backend, atrest_core::backend::supported());
     println!("cpu features: {}", atrest_core::backend::CpuFeatures::get().names().join(" "));
     println!("store id: {}", st.store_id);
     println!("page size: {} bytes, segments: {}, bytes on disk: {}", st.page_size, st.segments, st.bytes_on_disk);
