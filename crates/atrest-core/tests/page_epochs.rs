@@ -128,6 +128,11 @@ fn an_opened_page_does_not_print_its_plaintext() {
     let mut page = vec![0u8; SIZE.bytes()];
     let ctx = PageContext::new(1, 1);
     sealer.seal(PageKind::Data, &ctx, &body, &mut page).unwrap();
+    let job = SealJob::new(PageKind::Data, ctx, &body, &mut page);
+    let shown = format!("{job:?}");
+    assert!(shown.contains("body_len: Some(4044)") && !shown.contains("115, 101, 99"), "{shown}");
+    drop(job);
+    sealer.seal(PageKind::Data, &ctx, &body, &mut page).unwrap();
     let opened = opener.open(&mut page, &ctx).unwrap();
     let shown = format!("{opened:?}");
     assert!(shown.contains("body_len: 4044"), "{shown}");

@@ -19,8 +19,7 @@ pub const MIN_PARALLEL_BYTES: usize = 64 * 1024;
 /// Bytes each rayon task should at least get, so tiny pages are not scheduled one by one.
 const MIN_TASK_BYTES: usize = 32 * 1024;
 
-/// One page to seal in a batch.
-#[derive(Debug)]
+/// One page to seal in a batch. `Debug` shows lengths, never the plaintext.
 pub struct SealJob<'a> {
     /// The page kind to record.
     pub kind: PageKind,
@@ -45,8 +44,7 @@ impl<'a> SealJob<'a> {
     }
 }
 
-/// One page to open in a batch.
-#[derive(Debug)]
+/// One page to open in a batch. `Debug` shows lengths, never the (possibly decrypted) page.
 pub struct OpenJob<'a> {
     /// The sealed page; its body is decrypted in place (or zeroed if it does not authenticate).
     pub page: &'a mut [u8],
@@ -58,6 +56,23 @@ impl<'a> OpenJob<'a> {
     /// A job that opens `page` as read from `ctx`.
     pub fn new(page: &'a mut [u8], ctx: PageContext<'a>) -> OpenJob<'a> {
         OpenJob { page, ctx }
+    }
+}
+
+impl std::fmt::Debug for SealJob<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealJob")
+            .field("kind", &self.kind)
+            .field("ctx", &self.ctx)
+            .field("body_len", &self.body.map(<[u8]>::len))
+            .field("page_len", &self.page.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for OpenJob<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenJob").field("page_len", &self.page.len()).field("ctx", &self.ctx).finish()
     }
 }
 
