@@ -131,7 +131,6 @@ fn an_opened_page_does_not_print_its_plaintext() {
     let job = SealJob::new(PageKind::Data, ctx, &body, &mut page);
     let shown = format!("{job:?}");
     assert!(shown.contains("body_len: Some(4044)") && !shown.contains("115, 101, 99"), "{shown}");
-    drop(job);
     sealer.seal(PageKind::Data, &ctx, &body, &mut page).unwrap();
     let opened = opener.open(&mut page, &ctx).unwrap();
     let shown = format!("{opened:?}");
