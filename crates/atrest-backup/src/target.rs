@@ -70,7 +70,7 @@ impl Target {
         Target::local(std::path::Path::new(spec))
     }
 
-    /// A local directory, created if missing.
+    /// A local directory, created if missing. Writes are synced.
     ///
     /// # Errors
     /// [`BackupError::Target`] when it cannot be created or opened.
@@ -78,7 +78,9 @@ impl Target {
         let label = dir.display().to_string();
         let refuse = |reason: String| BackupError::Target { target: label.clone(), reason };
         std::fs::create_dir_all(dir).map_err(|e| refuse(format!("cannot create the directory: {e}")))?;
-        let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| refuse(e.to_string()))?;
+        // Each object (and its directory) is synced before the call returns, so a manifest, written last, is
+        // never durable before the chunks it names.
+        let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| refuse(e.to_string()))?.with_fsync(true);
         Target::new(Arc::new(store), ObjectPath::default(), label)
     }
 

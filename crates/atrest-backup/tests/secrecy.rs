@@ -162,3 +162,54 @@ fn crypto_shredding_across_backups() {
     let (fresh_store, _) = fx.open_store(&fx.path("fresh"));
     assert_eq!(contents(&fresh_store), contents(&store));
 }
+
+/// Nonce prefixes of every sealed page of the store files in `dir`, by (file, offset), with the page bytes.
+fn pages(dir: &std::path::Path) -> std::collections::BTreeMap<(String, usize), ([u8; 12], Vec<u8>)> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in files_under(dir) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name == "MANIFEST" || name.ends_with(".atr")) {
+            continue;
+        }
+        for (i, page) in std::fs::read(&f).unwrap().chunks(4096).enumerate() {
+            let h = atrest_core::page::PageHeader::parse_prefix(page).unwrap();
+            let prefix: [u8; 12] = h.nonce[..12].try_into().unwrap();
+            out.insert((name.clone(), i * 4096), (prefix, page.to_vec()));
+        }
+    }
+    out
+}
+
+#[test]
+fn restored_stores_draw_fresh_nonce_prefixes() {
+    let fx = Fixture::new();
+    let (store, _keyring) = fx.create_store("data");
+    store.create_collection("c", IndexPolicy::All).unwrap();
+    for i in 0..40 {
+        store.put("c", &format!("d{i}"), format!(r#"{{"i":{i}}}"#)).unwrap();
+    }
+    let target = Target::memory().unwrap();
+    backup(&store, &target).unwrap();
+    // Restore the same backup twice and write to both copies, as a restore next to a running original would.
+    restore(&target, None, &fx.path("pristine"), fx.provider()).unwrap();
+    let before = pages(&fx.path("pristine"));
+    let old: std::collections::BTreeSet<[u8; 12]> = before.values().map(|(p, _)| *p).collect();
+    let mut fresh = Vec::new();
+    for name in ["a", "b"] {
+        restore(&target, None, &fx.path(name), fx.provider()).unwrap();
+        let (s, _) = fx.open_store(&fx.path(name));
+        for i in 0..20 {
+            s.put("c", &format!("{name}{i}"), format!(r#"{{"copy":"{name}","i":{i}}}"#)).unwrap();
+        }
+        s.close().unwrap();
+        let new: std::collections::BTreeSet<[u8; 12]> = pages(&fx.path(name))
+            .into_iter()
+            .filter(|(k, (_, bytes))| before.get(k).is_none_or(|(_, b)| b != bytes))
+            .map(|(_, (p, _))| p)
+            .collect();
+        assert!(!new.is_empty(), "copy {name} sealed new pages");
+        assert!(new.is_disjoint(&old), "copy {name} reused a nonce prefix from the backup");
+        fresh.push(new);
+    }
+    assert!(fresh[0].is_disjoint(&fresh[1]), "two restores of one backup share a nonce prefix");
+}
