@@ -70,6 +70,22 @@ impl Target {
         Target::local(std::path::Path::new(spec))
     }
 
+    /// [`Target::open`] for reading: a local directory must already exist (restore and verify create nothing).
+    ///
+    /// # Errors
+    /// [`BackupError::Target`] for a missing directory, and as [`Target::open`].
+    pub fn open_existing(spec: &str) -> Result<Target> {
+        let is_url = spec.split_once("://").is_some_and(|(scheme, _)| !scheme.is_empty() && scheme != "file");
+        let local = match spec.strip_prefix("file://") {
+            Some(path) => std::path::Path::new(path),
+            None => std::path::Path::new(spec),
+        };
+        if !is_url && !local.is_dir() {
+            return Err(BackupError::Target { target: spec.to_owned(), reason: "no such directory".into() });
+        }
+        Target::open(spec)
+    }
+
     /// A local directory, created if missing. Writes are synced.
     ///
     /// # Errors
@@ -199,6 +215,12 @@ mod tests {
         t.put("backups/x", Bytes::from_static(b"yz")).unwrap();
         assert!(local.join("backups").join("x").is_file());
 
+        assert!(matches!(
+            Target::open_existing(dir.path().join("nope").to_str().unwrap()),
+            Err(BackupError::Target { .. })
+        ));
+        assert!(!dir.path().join("nope").exists());
+        Target::open_existing(local.to_str().unwrap()).unwrap();
         let m = Target::open("memory:///").unwrap();
         m.put("objects/a", Bytes::from_static(b"1")).unwrap();
         assert_eq!(m.list("objects").unwrap().len(), 1);

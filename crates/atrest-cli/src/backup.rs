@@ -87,7 +87,7 @@ fn provider(key_file: Option<&Path>, store_id: &[u8; 16], beside: &Path) -> Resu
 
 /// `atrest --data NEWDIR restore TARGET [--backup ID]`.
 pub fn restore(dest: &Path, key_file: Option<&Path>, args: ReadArgs) -> Result<(), String> {
-    let target = Target::open(&args.target).map_err(err)?;
+    let target = Target::open_existing(&args.target).map_err(err)?;
     let header = read_backup_header(&target, args.backup.as_deref()).map_err(err)?;
     std::fs::create_dir_all(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
     let provider = provider(key_file, &header.store_id, dest)?;
@@ -106,7 +106,7 @@ pub fn restore(dest: &Path, key_file: Option<&Path>, args: ReadArgs) -> Result<(
 
 /// `atrest verify-backup TARGET [--backup ID]`: every problem on its own line, non-zero exit if any.
 pub fn verify(key_file: Option<&Path>, args: &ReadArgs) -> Result<(), String> {
-    let target = Target::open(&args.target).map_err(err)?;
+    let target = Target::open_existing(&args.target).map_err(err)?;
     let header = read_backup_header(&target, args.backup.as_deref()).map_err(err)?;
     let local = Path::new(&args.target);
     let beside = if local.is_dir() { local.to_owned() } else { std::env::temp_dir() };

@@ -77,6 +77,9 @@ fn backup_restore_verify_end_to_end() {
     // Not into a non-empty directory.
     fails(&atrest(home, &["--data", n, "restore", tg], None), "not empty");
 
+    let nowhere = home.join("nowhere");
+    fails(&atrest(home, &["verify-backup", nowhere.to_str().unwrap()], None), "no such directory");
+    assert!(!nowhere.exists(), "verify creates nothing");
     let v = ok(atrest(home, &["verify-backup", tg], None));
     assert!(v.contains(" ok: "), "{v}");
 
