@@ -8,8 +8,11 @@ use common::backends;
 use sha3::Shake128;
 use sha3::digest::{ExtendableOutput, Update, XofReader};
 
-/// The spec's vectors: key, nonce, plaintext, AAD, ciphertext || tag.
-const VECTORS: &[(&str, &[u8], &[u8], &[u8], &str)] = &[
+/// One of the spec's vectors: key (hex), nonce, plaintext, AAD, ciphertext || tag (hex).
+type C2spVector = (&'static str, &'static [u8], &'static [u8], &'static [u8], &'static str);
+
+/// The spec's vectors.
+const VECTORS: &[C2spVector] = &[
     (
         "0101010101010101010101010101010101010101010101010101010101010101",
         b"ABCDEFGHIJKLMNOPQRSTUVWX",
