@@ -163,7 +163,14 @@ impl GcmKey {
                     let off = s * STRIDE;
                     // SAFETY: stride `s` and the previous one lie within the buffers (`s < strides`).
                     unsafe {
-                        self.stride::<NR>(&mut ctr, &mut acc, bswap, src.add(off), dst.add(off), dst.add(off - STRIDE))
+                        self.stride::<NR, ENC>(
+                            &mut ctr,
+                            &mut acc,
+                            bswap,
+                            src.add(off),
+                            dst.add(off),
+                            dst.add(off - STRIDE),
+                        )
                     };
                 }
                 // SAFETY: the last full stride of the output was written above.
@@ -173,7 +180,7 @@ impl GcmKey {
             for s in 0..strides {
                 let off = s * STRIDE;
                 // SAFETY: stride `s` lies within the buffers; opening hashes the input stride itself.
-                unsafe { self.stride::<NR>(&mut ctr, &mut acc, bswap, src.add(off), dst.add(off), src.add(off)) };
+                unsafe { self.stride::<NR, ENC>(&mut ctr, &mut acc, bswap, src.add(off), dst.add(off), src.add(off)) };
             }
         }
         let done = strides * STRIDE;
@@ -209,14 +216,15 @@ impl GcmKey {
     }
 
     /// One main-loop stride: encrypts 128 bytes `src -> dst` and hashes the 128 ciphertext bytes at `gsrc`,
-    /// with the GHASH steps placed between the AES rounds.
+    /// with the GHASH steps placed between the AES rounds. `ENC` (sealing) hashes a stride written earlier;
+    /// opening hashes `src` itself, and orders the final loads and stores for that.
     ///
     /// # Safety
     /// `src`/`gsrc` readable and `dst` writable for 128 bytes; `dst` equals or is disjoint from `src`, and
     /// `gsrc` is `src` or a stride not written by this call.
     #[target_feature(enable = "aes,pclmulqdq,avx,avx2,vaes,vpclmulqdq")]
     #[inline]
-    unsafe fn stride<const NR: usize>(
+    unsafe fn stride<const NR: usize, const ENC: bool>(
         &self,
         ctr: &mut __m256i,
         acc: &mut __m128i,
@@ -289,13 +297,25 @@ impl GcmKey {
         let t = _mm256_clmulepi64_epi128::<0x10>(mi, poly);
         hi = _mm256_xor_si256(_mm256_xor_si256(hi, _mm256_shuffle_epi32::<0x4e>(mi)), t);
         *acc = _mm_xor_si128(_mm256_castsi256_si128(hi), _mm256_extracti128_si256::<1>(hi));
+        // aesenclast(x, k ^ p) equals aesenclast(x, k) ^ p, which takes the data xor off the critical path.
         let last = rk(NR);
-        for (j, x) in b.iter().enumerate() {
-            // SAFETY: `src` is readable and `dst` writable for 128 bytes. aesenclast(x, k ^ p) equals
-            // aesenclast(x, k) ^ p, which takes the data xor off the critical path.
-            unsafe {
-                let p = ld(src.add(32 * j));
-                st(dst.add(32 * j), _mm256_aesenclast_epi128(*x, _mm256_xor_si256(last, p)));
+        if ENC {
+            for (j, x) in b.iter().enumerate() {
+                // SAFETY: `src` is readable and `dst` writable for 128 bytes.
+                unsafe {
+                    let p = ld(src.add(32 * j));
+                    st(dst.add(32 * j), _mm256_aesenclast_epi128(*x, _mm256_xor_si256(last, p)));
+                }
+            }
+        } else {
+            // Opening: all four loads before the first store. In place a store may alias a later load, so
+            // loads after it could not reuse the GHASH loads of the same input (measured: ~4% faster open,
+            // but ~7% slower seal, hence only here).
+            // SAFETY: `src` is readable for 128 bytes.
+            let keys: [__m256i; 4] = core::array::from_fn(|j| _mm256_xor_si256(last, unsafe { ld(src.add(32 * j)) }));
+            for (j, (x, k)) in b.iter().zip(keys).enumerate() {
+                // SAFETY: `dst` is writable for 128 bytes.
+                unsafe { st(dst.add(32 * j), _mm256_aesenclast_epi128(*x, k)) };
             }
         }
     }
