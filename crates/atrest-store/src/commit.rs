@@ -126,7 +126,9 @@ impl Store {
         // Overlap writing with sealing only when the commit spans several batches.
         let overlap = total > self.cfg.batch_bytes;
         let mut applied: Vec<(Loc, Record, Vec<IndexKey>)> = Vec::new();
-        let mut batch = BatchBuf::new(&self.codec, writer.spare.take());
+        // Room for a full batch plus one page, so a batch never grows its buffer.
+        let cap = self.cfg.batch_bytes + self.codec.size.bytes();
+        let mut batch = BatchBuf::new(&self.codec, writer.spare.pop(), cap);
         let mut placed: Vec<Placed> = Vec::new();
         let mut seg_keys: Vec<(u64, u32)> = Vec::new();
         let mut written = 0u64;
@@ -137,10 +139,10 @@ impl Store {
             let seq = self.next_batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             batch.finish(seq, w.synced);
             written += batch.bytes() as u64;
-            let full = std::mem::replace(batch, BatchBuf::new(&self.codec, None));
+            let full = std::mem::replace(batch, BatchBuf::new(&self.codec, Some(Default::default()), 0));
             let (seg, base, keys, back) =
                 w.append(&*self.storage, &self.codec, full, &mut || self.alloc_file_id(), overlap)?;
-            *batch = BatchBuf::new(&self.codec, back.or_else(|| w.spare.take()));
+            *batch = BatchBuf::new(&self.codec, back.or_else(|| w.spare.pop()), cap);
             w.appended = seq;
             seg_keys.extend(keys.into_iter().map(|k| (seg, k)));
             for p in placed.drain(..) {
@@ -157,11 +159,13 @@ impl Store {
             }
             Ok(())
         };
+        // One head buffer for every record: no allocation per document.
+        let mut head = Vec::new();
         for (coll, ops) in by_coll {
             for (job, op) in ops {
                 match op {
                     Op::Rec(rec, keys) => {
-                        let (head, tail) = rec.parts();
+                        let tail = rec.parts_into(&mut head);
                         let len = head.len() + tail.len();
                         if batch.current() != Some((KeyScope::Collection(coll), PageKind::Data)) {
                             batch.begin(KeyScope::Collection(coll), PageKind::Data);
@@ -191,7 +195,7 @@ impl Store {
             }
         }
         flush(&mut batch, &mut placed, &mut writer)?;
-        writer.spare.get_or_insert(batch.into_buf());
+        writer.keep(batch.into_buf());
         // No write stays in flight past a commit: checkpoints and readers rely on it.
         writer.wait(&*self.storage)?;
         if sync {
@@ -245,7 +249,7 @@ fn merge_extent(list: &mut Vec<Extent>, ext: Extent) {
 pub(crate) fn apply(state: &mut State, loc: Loc, rec: Record, keys: Vec<IndexKey>) {
     let Some(c) = state.colls.get_mut(&rec.coll()) else { return };
     match rec {
-        Record::Put { id, .. } => c.put(&id, loc, keys),
+        Record::Put { id, .. } => c.put(id, loc, keys),
         Record::Delete { id, .. } => {
             c.delete(&id);
         }

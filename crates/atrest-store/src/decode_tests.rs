@@ -30,7 +30,11 @@ fn samples() -> Vec<Vec<u8>> {
     let (head, tail) = attach.parts();
     let rec = [head, tail.to_vec()].concat()[4..].to_vec();
     let mut c = Collection::new(1, "c".into(), IndexPolicy::All);
-    c.put("a", Loc { seg: 1, page: 0, offset: 0, len: 9 }, vec![IndexKey { pointer: "/x".into(), value: "1".into() }]);
+    c.put(
+        "a".into(),
+        Loc { seg: 1, page: 0, offset: 0, len: 9 },
+        vec![IndexKey { pointer: "/x".into(), value: "1".into() }],
+    );
     let m = Manifest {
         segments: vec![SegmentMeta { id: 1, keys: [1, 2].into() }],
         catalog: vec![CatalogEntry {

@@ -12,6 +12,7 @@
 use crate::codec::{Dec, DecodeError, Enc};
 use crate::json::{IndexKey, IndexPolicy};
 use crate::record::{Extent, Loc};
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -60,43 +61,25 @@ impl Collection {
         }
     }
 
-    fn unindex(&mut self, id: &str, keys: &[Arc<IndexKey>]) {
-        for k in keys {
-            if let Some(set) = self.index.get_mut(&**k) {
-                set.remove(id);
-                if set.is_empty() {
-                    self.index.remove(&**k);
-                }
+    /// Inserts or replaces a document (a replaced document keeps its attachments). One walk of the id map,
+    /// and the id moves in: no copy of it beyond one per index key.
+    pub(crate) fn put(&mut self, id: String, loc: Loc, keys: Vec<IndexKey>) {
+        self.dirty = true;
+        let Collection { docs, index, .. } = self;
+        match docs.entry(id) {
+            Entry::Occupied(mut o) => {
+                let old = std::mem::take(&mut o.get_mut().keys);
+                unindex(index, o.key(), &old);
+                let keys = index_keys(index, o.key(), keys);
+                let e = o.get_mut();
+                e.loc = loc;
+                e.keys = keys;
+            }
+            Entry::Vacant(v) => {
+                let keys = index_keys(index, v.key(), keys);
+                v.insert(DocEntry { loc, keys, attachments: BTreeMap::new() });
             }
         }
-    }
-
-    /// Inserts or replaces a document (a replaced document keeps its attachments).
-    pub(crate) fn put(&mut self, id: &str, loc: Loc, keys: Vec<IndexKey>) {
-        self.dirty = true;
-        let attachments = match self.docs.remove(id) {
-            Some(old) => {
-                self.unindex(id, &old.keys);
-                old.attachments
-            }
-            None => BTreeMap::new(),
-        };
-        let keys = self.index_keys(id, keys);
-        self.docs.insert(id.to_owned(), DocEntry { loc, keys, attachments });
-    }
-
-    /// Adds `id` under each key, reusing the index's copy of keys it already has.
-    fn index_keys(&mut self, id: &str, keys: Vec<IndexKey>) -> Vec<Arc<IndexKey>> {
-        keys.into_iter()
-            .map(|k| {
-                let shared = match self.index.get_key_value(&k) {
-                    Some((shared, _)) => shared.clone(),
-                    None => Arc::new(k),
-                };
-                self.index.entry(shared.clone()).or_default().insert(id.to_owned());
-                shared
-            })
-            .collect()
     }
 
     /// Removes a document and its attachments; whether it existed.
@@ -104,7 +87,7 @@ impl Collection {
         match self.docs.remove(id) {
             Some(old) => {
                 self.dirty = true;
-                self.unindex(id, &old.keys);
+                unindex(&mut self.index, id, &old.keys);
                 true
             }
             None => false,
@@ -191,7 +174,7 @@ impl Collection {
                 }
                 attachments.insert(name, AttEntry { len, extents });
             }
-            let keys = self.index_keys(&id, keys);
+            let keys = index_keys(&mut self.index, &id, keys);
             self.docs.insert(id, DocEntry { loc, keys, attachments });
         }
         if !d.is_empty() {
@@ -199,6 +182,36 @@ impl Collection {
         }
         Ok(())
     }
+}
+
+/// Takes `id` out of the index under each of `keys`, dropping keys no document has any more.
+fn unindex(index: &mut HashMap<Arc<IndexKey>, BTreeSet<String>>, id: &str, keys: &[Arc<IndexKey>]) {
+    for k in keys {
+        if let Some(set) = index.get_mut(&**k) {
+            set.remove(id);
+            if set.is_empty() {
+                index.remove(&**k);
+            }
+        }
+    }
+}
+
+/// Adds `id` under each key, reusing the index's copy of keys it already has.
+fn index_keys(
+    index: &mut HashMap<Arc<IndexKey>, BTreeSet<String>>,
+    id: &str,
+    keys: Vec<IndexKey>,
+) -> Vec<Arc<IndexKey>> {
+    keys.into_iter()
+        .map(|k| {
+            let shared = match index.get_key_value(&k) {
+                Some((shared, _)) => shared.clone(),
+                None => Arc::new(k),
+            };
+            index.entry(shared.clone()).or_default().insert(id.to_owned());
+            shared
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -209,8 +222,8 @@ mod tests {
     fn checkpoint_round_trip_rebuilds_index() {
         let mut c = Collection::new(1, "c".into(), IndexPolicy::All);
         let key = |p: &str, v: &str| IndexKey { pointer: p.into(), value: v.into() };
-        c.put("a", Loc { seg: 1, page: 2, offset: 3, len: 4 }, vec![key("/x", "1"), key("/y", "2")]);
-        c.put("b", Loc { seg: 1, page: 3, offset: 0, len: 9 }, vec![key("/x", "1")]);
+        c.put("a".into(), Loc { seg: 1, page: 2, offset: 3, len: 4 }, vec![key("/x", "1"), key("/y", "2")]);
+        c.put("b".into(), Loc { seg: 1, page: 3, offset: 0, len: 9 }, vec![key("/x", "1")]);
         c.attach("b", "pic".into(), AttEntry { len: 5, extents: vec![Extent { seg: 1, first: 4, pages: 1 }] });
         let buf = c.encode();
         let mut d = Collection::new(1, "c".into(), IndexPolicy::All);

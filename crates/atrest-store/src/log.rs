@@ -19,6 +19,9 @@ pub(crate) fn seg_name(id: u64) -> String {
     format!("seg-{id:016x}.atr")
 }
 
+/// How many batch buffers the writer keeps for reuse.
+const SPARES: usize = 2;
+
 /// A run of pages of one scope and kind inside a batch.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Run {
@@ -39,9 +42,10 @@ pub(crate) struct BatchBuf {
 }
 
 impl BatchBuf {
-    /// An empty batch packed into `buf` (a buffer recycled from an earlier batch, or a new one).
-    pub(crate) fn new(codec: &PageCodec, buf: Option<AlignedBuf>) -> BatchBuf {
-        let mut buf = buf.unwrap_or_default();
+    /// An empty batch packed into `buf` (a buffer recycled from an earlier batch, or a new one with room for
+    /// `cap` bytes, so that a batch of the configured size never reallocates).
+    pub(crate) fn new(codec: &PageCodec, buf: Option<AlignedBuf>, cap: usize) -> BatchBuf {
+        let mut buf = buf.unwrap_or_else(|| AlignedBuf::with_capacity(cap));
         buf.clear();
         BatchBuf {
             page: codec.size.bytes(),
@@ -151,8 +155,9 @@ pub(crate) struct LogWriter {
     /// Highest batch number appended so far, and the highest made durable.
     pub(crate) appended: u64,
     pub(crate) synced: u64,
-    /// The last batch's buffer, reused by the next.
-    pub(crate) spare: Option<AlignedBuf>,
+    /// Buffers of earlier batches, reused by the next ones (at most [`SPARES`]: one being written, one being
+    /// packed), so that steady ingest neither allocates nor page-faults its batch buffers.
+    pub(crate) spare: Vec<AlignedBuf>,
     /// The background writer (started on the first commit of more than one batch).
     pub(crate) pipe: Option<IoPipe>,
 }
@@ -206,9 +211,16 @@ impl LogWriter {
             && let Some(buf) =
                 pipe.wait().map_err(StoreError::io("writing segment", storage.describe(&seg_name(self.seg))))?
         {
-            self.spare.get_or_insert(buf);
+            self.keep(buf);
         }
         Ok(())
+    }
+
+    /// Keeps `buf` for reuse if fewer than [`SPARES`] are kept.
+    pub(crate) fn keep(&mut self, buf: AlignedBuf) {
+        if self.spare.len() < SPARES {
+            self.spare.push(buf);
+        }
     }
 
     /// Makes everything appended durable.

@@ -56,8 +56,18 @@ impl Record {
     }
 
     /// The record as a head (length prefix and fields) and a tail (the document bytes, not copied).
+    #[cfg(test)]
     pub(crate) fn parts(&self) -> (Vec<u8>, &[u8]) {
-        let mut e = Enc::new();
+        let mut head = Vec::new();
+        let tail = self.parts_into(&mut head);
+        (head, tail)
+    }
+
+    /// Like [`Record::parts`], writing the head into `head` (cleared first), so the commit path can reuse one
+    /// buffer for every record instead of allocating a head per document.
+    pub(crate) fn parts_into(&self, head: &mut Vec<u8>) -> &[u8] {
+        head.clear();
+        let mut e = Enc { buf: std::mem::take(head) };
         e.u32(0);
         let tail: &[u8] = match self {
             Record::Put { coll, id, doc } => {
@@ -80,10 +90,10 @@ impl Record {
                 &[]
             }
         };
-        let mut head = e.finish();
+        *head = e.finish();
         let len = (head.len() - 4 + tail.len()) as u32;
         head[..4].copy_from_slice(&len.to_le_bytes());
-        (head, tail)
+        tail
     }
 
     /// Decodes one record (without its length prefix).

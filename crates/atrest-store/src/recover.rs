@@ -140,7 +140,7 @@ impl Store {
                 max_pages: (cfg.segment_bytes / page).max(4),
                 appended: manifest.next_batch.saturating_sub(1),
                 synced: manifest.next_batch.saturating_sub(1),
-                spare: None,
+                spare: Vec::new(),
                 pipe: None,
             }),
             next_file: AtomicU64::new(manifest.next_file),

@@ -148,18 +148,19 @@ impl Store {
         Ok((c.number, c.policy.clone()))
     }
 
-    fn prepare_put(&self, coll: u64, policy: &IndexPolicy, id: &str, doc: Vec<u8>) -> Result<Op> {
+    /// Checks a document and its id; returns its index keys.
+    fn check_put(&self, policy: &IndexPolicy, id: &str, doc: &[u8]) -> Result<Vec<json::IndexKey>> {
         json::check_id(id, &self.cfg.limits)?;
-        let keys = json::parse_document(&doc, &self.cfg.limits, policy)?;
-        Ok(Op::Rec(Record::Put { coll, id: id.to_owned(), doc }, keys))
+        json::parse_document(doc, &self.cfg.limits, policy)
     }
 
     /// Inserts or replaces a document; durable on return.
     pub fn put(&self, collection: &str, id: &str, doc: impl Into<Vec<u8>>) -> Result<()> {
         let _m = self.maint_shared();
         let (coll, policy) = self.coll_policy(collection)?;
-        let op = self.prepare_put(coll, &policy, id, doc.into())?;
-        self.submit(vec![op], true).map(drop)
+        let doc = doc.into();
+        let keys = self.check_put(&policy, id, &doc)?;
+        self.submit(vec![Op::Rec(Record::Put { coll, id: id.to_owned(), doc }, keys)], true).map(drop)
     }
 
     /// Inserts or replaces many documents as one group commit; durable on return. Every document is
@@ -171,12 +172,10 @@ impl Store {
         let ops = self.in_pool(|| {
             docs.into_par_iter()
                 .enumerate()
-                .map(|(i, (id, doc))| {
-                    self.prepare_put(coll, &policy, &id, doc).map_err(|e| StoreError::InBatch {
-                        index: i,
-                        id: id.clone(),
-                        source: Box::new(e),
-                    })
+                .map(|(i, (id, doc))| match self.check_put(&policy, &id, &doc) {
+                    // The caller's id and document move into the record: nothing is copied per document.
+                    Ok(keys) => Ok(Op::Rec(Record::Put { coll, id, doc }, keys)),
+                    Err(e) => Err(StoreError::InBatch { index: i, id, source: Box::new(e) }),
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
