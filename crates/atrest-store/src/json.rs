@@ -105,9 +105,13 @@ pub fn parse_document(doc: &[u8], limits: &Limits, policy: &IndexPolicy) -> Resu
         return Err(StoreError::DocumentTooLarge { len: doc.len(), max: limits.max_doc_len });
     }
     if matches!(policy, IndexPolicy::None) {
-        // Still reject what is not a JSON object, without building a tree.
+        // Still reject what is not a JSON object, without building a tree. Skipping a string does not check
+        // its UTF-8 (serde_json only checks the strings it hands out), so the whole text is checked first: a
+        // stored document is always valid JSON text.
         let first = doc.iter().find(|b| !b.is_ascii_whitespace());
-        serde_json::from_slice::<serde::de::IgnoredAny>(doc).map_err(|e| StoreError::InvalidJson(e.to_string()))?;
+        let text = std::str::from_utf8(doc)
+            .map_err(|e| StoreError::InvalidJson(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| StoreError::InvalidJson(e.to_string()))?;
         if first != Some(&b'{') {
             return Err(StoreError::NotAnObject);
         }
@@ -288,6 +292,13 @@ mod tests {
                 parse_document(b"{\"a\":\"long\"}", &l, &policy),
                 Err(StoreError::DocumentTooLarge { .. })
             ));
+        }
+        let bad_utf8: &[u8] = b"{\"a\":\"\xff\"}";
+        for policy in [IndexPolicy::All, IndexPolicy::None, IndexPolicy::Paths(vec!["/b".into()])] {
+            assert!(
+                matches!(parse_document(bad_utf8, &Limits::default(), &policy), Err(StoreError::InvalidJson(_))),
+                "{policy:?} accepted invalid UTF-8"
+            );
         }
         assert!(check_pointer("a/b").is_err());
         assert!(check_pointer("/a~2").is_err());
