@@ -13,6 +13,7 @@ use crate::codec::{Dec, DecodeError, Enc};
 use crate::json::{IndexKey, IndexPolicy};
 use crate::record::{Extent, Loc};
 use std::collections::btree_map::Entry;
+use std::collections::hash_map::Entry as HashEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -196,20 +197,25 @@ fn unindex(index: &mut HashMap<Arc<IndexKey>, BTreeSet<String>>, id: &str, keys:
     }
 }
 
-/// Adds `id` under each key, reusing the index's copy of keys it already has.
+/// Adds `id` under each key, reusing the index's copy of keys it already has. Each key is hashed once (keys
+/// can be long strings): a key the index has already costs one small allocation, dropped at once, instead of
+/// a second hash.
 fn index_keys(
     index: &mut HashMap<Arc<IndexKey>, BTreeSet<String>>,
     id: &str,
     keys: Vec<IndexKey>,
 ) -> Vec<Arc<IndexKey>> {
     keys.into_iter()
-        .map(|k| {
-            let shared = match index.get_key_value(&k) {
-                Some((shared, _)) => shared.clone(),
-                None => Arc::new(k),
-            };
-            index.entry(shared.clone()).or_default().insert(id.to_owned());
-            shared
+        .map(|k| match index.entry(Arc::new(k)) {
+            HashEntry::Occupied(mut o) => {
+                o.get_mut().insert(id.to_owned());
+                o.key().clone()
+            }
+            HashEntry::Vacant(v) => {
+                let shared = v.key().clone();
+                v.insert(BTreeSet::new()).insert(id.to_owned());
+                shared
+            }
         })
         .collect()
 }

@@ -190,7 +190,8 @@ impl<'de> Visitor<'de> for Walker<'_> {
         Ok(())
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        self.emit(|| Value::from(v).to_string());
+        // The same escaping as `Value::String`'s rendering, without first copying the string into a `Value`.
+        self.emit(|| serde_json::to_string(v).unwrap_or_default());
         Ok(())
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
