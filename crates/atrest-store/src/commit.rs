@@ -110,26 +110,30 @@ impl Store {
         // before the drop), so no page is ever sealed for a collection whose keys are gone.
         let live: std::collections::BTreeSet<u64> =
             self.state.read().unwrap_or_else(|p| p.into_inner()).colls.keys().copied().collect();
-        let mut by_coll: BTreeMap<u64, Vec<(usize, Op)>> = BTreeMap::new();
+        // Counted first, so each collection's list is allocated once rather than regrown (and its
+        // operations moved) as it fills.
+        let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+        for op in jobs.iter().flat_map(|j| &j.ops) {
+            *counts.entry(op_coll(op)).or_default() += 1;
+        }
+        let ops_total: usize = counts.values().sum();
+        let mut by_coll: BTreeMap<u64, Vec<(usize, Op)>> =
+            counts.into_iter().filter(|(c, _)| live.contains(c)).map(|(c, n)| (c, Vec::with_capacity(n))).collect();
         for (j, job) in jobs.into_iter().enumerate() {
             for op in job.ops {
-                let coll = match &op {
-                    Op::Rec(r, _) => r.coll(),
-                    Op::Chunks(c, _) => *c,
-                };
-                if live.contains(&coll) {
-                    by_coll.entry(coll).or_default().push((j, op));
+                if let Some(list) = by_coll.get_mut(&op_coll(&op)) {
+                    list.push((j, op));
                 }
             }
         }
         let total: usize = by_coll.values().flatten().map(|(_, op)| op_bytes(op)).sum();
         // Overlap writing with sealing only when the commit spans several batches.
         let overlap = total > self.cfg.batch_bytes;
-        let mut applied: Vec<(Loc, Record, Vec<IndexKey>)> = Vec::new();
+        let mut applied: Vec<(Loc, Record, Vec<IndexKey>)> = Vec::with_capacity(ops_total);
         // Room for a full batch plus one page, so a batch never grows its buffer.
         let cap = self.cfg.batch_bytes + self.codec.size.bytes();
         let mut batch = BatchBuf::new(&self.codec, writer.spare.pop(), cap);
-        let mut placed: Vec<Placed> = Vec::new();
+        let mut placed: Vec<Placed> = Vec::with_capacity(ops_total);
         let mut seg_keys: Vec<(u64, u32)> = Vec::new();
         let mut written = 0u64;
         let mut flush = |batch: &mut BatchBuf, placed: &mut Vec<Placed>, w: &mut crate::log::LogWriter| -> Result<()> {
@@ -221,6 +225,14 @@ impl Store {
             let _ = self.poison_on_err(r);
         }
         Ok(out)
+    }
+}
+
+/// The collection an op belongs to.
+fn op_coll(op: &Op) -> u64 {
+    match op {
+        Op::Rec(r, _) => r.coll(),
+        Op::Chunks(c, _) => *c,
     }
 }
 
