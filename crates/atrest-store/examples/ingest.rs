@@ -1,6 +1,7 @@
 //! Rough durable-ingest throughput on a real directory (for development; `atrest bench` is the benchmark).
 //!
 //! `cargo run --release -p atrest-store --example ingest -- DIR [DOCS] [DOC_BYTES] [BATCH] [POLICY all|none]`
+//! `[BATCH_KIB]` (the store's `batch_bytes`, in KiB; default the store's)
 //!
 //! Documents are generated before the clock starts, so the figure is the store's alone. The process CPU time
 //! of the ingest (all threads, from `/proc/self/stat` on Linux) is printed too: on a shared machine it says
@@ -28,7 +29,10 @@ fn main() {
     let batch: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let policy = if args.get(5).map(String::as_str) == Some("all") { IndexPolicy::All } else { IndexPolicy::None };
     std::fs::create_dir_all(dir).unwrap();
-    let cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(MemoryKeys::new()));
+    let mut cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(MemoryKeys::new()));
+    if let Some(kib) = args.get(6).and_then(|s| s.parse::<usize>().ok()) {
+        cfg.batch_bytes = kib << 10;
+    }
     let store = Store::create(cfg.clone()).unwrap();
     store.create_collection("bench", policy).unwrap();
     let pad = "x".repeat(size.saturating_sub(40));
