@@ -120,6 +120,16 @@ enum Command {
     Rotate,
     /// Rewrites all data under the current keys and destroys the old data keys.
     Rekey,
+    /// Measures the crypto backends, the full store (durable ingest, gets, scan) and the disk in one run, in a
+    /// temporary directory under --data (or the system temp dir), with a temporary key file.
+    Bench {
+        /// Document bytes ingested per store run (e.g. 268435456, 256MiB, 1GB).
+        #[arg(long, default_value = "256MiB", value_parser = atrest_bench::parse_size)]
+        size: u64,
+        /// Print the report as JSON (progress still goes to stderr).
+        #[arg(long)]
+        json: bool,
+    },
     /// Shows the backend, CPU features, store statistics and key ids (never key bytes).
     Info,
     /// Backs the store up to TARGET (a directory or an object-store URL), incrementally; --every: periodically.
@@ -136,6 +146,12 @@ enum Command {
         /// Id prefix.
         prefix: String,
     },
+}
+
+/// `atrest bench`: the whole report lives in atrest-bench.
+fn bench(data: Option<PathBuf>, threads: usize, size: u64, json: bool) -> Result<(), String> {
+    let opts = atrest_bench::BenchOptions { data, size, threads, ..Default::default() };
+    atrest_bench::run_and_print(&opts, json).map(drop).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -171,6 +187,10 @@ fn policy(s: &str) -> IndexPolicy {
 fn run(cli: Cli) -> Result<(), String> {
     if let Command::VerifyBackup(args) = &cli.command {
         return backup::verify(cli.key_file.as_deref(), args);
+    }
+    // `bench` needs no store: without --data it runs in the system temp dir.
+    if let Command::Bench { size, json } = cli.command {
+        return bench(cli.data, cli.threads, size, json);
     }
     let data = cli.data.clone().ok_or("no data directory: pass --data DIR")?;
     let key_file = cli.key_file.as_deref();
@@ -294,6 +314,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Backup(args) => backup::backup(open()?, &data, key_file, args),
         Command::Restore(args) => backup::restore(&data, key_file, args),
         Command::VerifyBackup(args) => backup::verify(key_file, &args),
+        Command::Bench { size, json } => bench(Some(data), threads, size, json),
         Command::Soak { collection, prefix } => soak(open()?, &collection, &prefix),
     }
 }
