@@ -224,9 +224,10 @@ macro_rules! key_functions {
             status((|| {
                 // SAFETY: NULL or a live handle by the caller's contract.
                 let key = unsafe { key.as_ref() }.ok_or(AtrestStatus::NullPointer)?;
-                // SAFETY: each pointer is valid for its length by the header's contract; NULLs are rejected.
-                let (nonce, aad, buf, tag) =
-                    unsafe { (array::<$nonce>(nonce)?, input(aad, aad_len)?, buffer(buf, len)?, array::<16>(tag)?) };
+                // SAFETY: `nonce` and `tag` point to their fixed sizes by the header's contract; NULL is rejected.
+                let (nonce, tag) = unsafe { (array::<$nonce>(nonce)?, array::<16>(tag)?) };
+                // SAFETY: `aad` and `buf` are valid for their lengths by the header's contract; NULLs are rejected.
+                let (aad, buf) = unsafe { (input(aad, aad_len)?, buffer(buf, len)?) };
                 key.0.open_in_place(&nonce, aad, buf, &tag).map_err(open_status)
             })())
         }
