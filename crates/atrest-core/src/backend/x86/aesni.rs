@@ -359,7 +359,7 @@ mod avx {
     gcm_impl!("aes,pclmulqdq,ssse3,avx");
 }
 
-/// Small cases for Miri (`scripts/test.d/30-miri.sh` runs them with `+aes,+pclmulqdq,+ssse3`): both
+/// Small cases, also run under Miri by `scripts/test.d/30-miri.sh` (without and with AVX): both
 /// instruction variants against `soft` across the stride and tail paths, in place and between buffers.
 #[cfg(test)]
 mod tests {

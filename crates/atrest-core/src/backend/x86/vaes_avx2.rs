@@ -454,3 +454,39 @@ fn reduce(lo: __m256i, mi: __m256i, hi: __m256i) -> __m128i {
     let hi = _mm256_xor_si256(_mm256_xor_si256(hi, _mm256_shuffle_epi32::<0x4e>(mi)), t);
     _mm_xor_si128(_mm256_castsi256_si128(hi), _mm256_extracti128_si256::<1>(hi))
 }
+
+/// Small cases against `soft` across the stride and tail paths, in place and between buffers (the same
+/// shapes as the `aesni` leaf tests; tests/x86_stress.rs covers every length). Small enough for Miri, which
+/// `scripts/test.d/30-miri.sh` runs them under.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::detect::{self, Token};
+    use crate::backend::{Backend, soft};
+
+    #[test]
+    fn matches_soft() {
+        let Some(Token::VaesAvx2(token)) = detect::token(Backend::VaesAvx2) else {
+            eprintln!("skipped: this CPU (or OS) cannot run vaes-avx2");
+            return;
+        };
+        let lens: &[usize] = if cfg!(miri) { &[0, 5, 47, 128, 161] } else { &[0, 1, 5, 16, 47, 128, 161, 300, 1030] };
+        for key in [&[7u8; 16][..], &[9u8; 32][..]] {
+            let hw = GcmKey::new(key, token);
+            let sw = soft::GcmKey::new(key);
+            for &len in lens {
+                let aad: Vec<u8> = (0..len % 37).map(|i| i as u8).collect();
+                let nonce = [len as u8; 12];
+                let pt: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(13)).collect();
+                let mut a = pt.clone();
+                let ta = hw.seal(&nonce, &aad, a.as_mut_slice().into());
+                let mut b = pt.clone();
+                let tb = sw.seal(&nonce, &aad, b.as_mut_slice().into());
+                assert_eq!((ta, &a), (tb, &b), "seal len={len}");
+                let mut out = vec![0u8; len];
+                let to = hw.open(&nonce, &aad, InOutBuf::new(&a, &mut out).unwrap());
+                assert_eq!((to, &out), (ta, &pt), "open len={len}");
+            }
+        }
+    }
+}
