@@ -78,7 +78,9 @@ impl Store {
 
     fn lead(&self, jobs: Vec<Job>) {
         let slots: Vec<Slot> = jobs.iter().map(|j| j.slot.clone()).collect();
-        let result = self.check_poison().and_then(|()| self.in_pool(|| self.write_jobs(jobs)));
+        // On the leader's own thread, never in the pool: `write_jobs` waits for the writer lock, and whoever
+        // holds it may be waiting for the pool (see `Store::in_pool`). Sealing goes to the pool by itself.
+        let result = self.check_poison().and_then(|()| self.write_jobs(jobs));
         match result {
             Ok(extents) => {
                 for (slot, ext) in slots.iter().zip(extents) {

@@ -41,7 +41,7 @@ impl Store {
             let id = self.alloc_file_id();
             let name = idx_name(id);
             let mut pages = encode_stream(&self.codec, &c.encode());
-            self.in_pool(|| self.codec.seal_run(KeyScope::Collection(c.number), PageKind::Index, id, 0, &mut pages))?;
+            self.codec.seal_run(KeyScope::Collection(c.number), PageKind::Index, id, 0, &mut pages)?;
             let io = |op| StoreError::io(op, storage.describe(&name));
             let f = storage.open(&name, true).map_err(io("creating"))?;
             f.write_at(&pages, 0).map_err(io("writing"))?;

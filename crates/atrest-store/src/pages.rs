@@ -112,10 +112,17 @@ pub(crate) struct PageCodec {
     opener: Opener<SharedKeys>,
     lookup: Arc<KeyCache>,
     sealers: RwLock<HashMap<KeyScope, Arc<Sealer>>>,
+    /// The store's own thread pool (`StoreConfig::threads`), or `None` for rayon's global pool.
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl PageCodec {
-    pub(crate) fn new(size: PageSize, store_id: [u8; 16], keys: Arc<dyn KeySource>) -> PageCodec {
+    pub(crate) fn new(
+        size: PageSize,
+        store_id: [u8; 16],
+        keys: Arc<dyn KeySource>,
+        pool: Option<Arc<rayon::ThreadPool>>,
+    ) -> PageCodec {
         let lookup = Arc::new(KeyCache { source: keys.clone(), cache: RwLock::new(HashMap::new()) });
         PageCodec {
             size,
@@ -124,6 +131,17 @@ impl PageCodec {
             opener: Opener::new(SharedKeys(lookup.clone())),
             lookup,
             sealers: RwLock::new(HashMap::new()),
+            pool,
+        }
+    }
+
+    /// Runs a seal or open in the store's pool. Only this work on buffers (and `put_many`'s checks) runs
+    /// there: callers hold the writer or state lock around it, so work that waited for such a lock on a pool
+    /// thread could deadlock a small pool (see [`crate::Store`]'s `in_pool`).
+    fn in_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
         }
     }
 
@@ -175,7 +193,7 @@ impl PageCodec {
             .enumerate()
             .map(|(i, page)| SealJob { kind, ctx: self.ctx(file_id, first_page + i as u64), body: None, page })
             .collect();
-        sealer.seal_batch(&mut jobs).map_err(|e| StoreError::Seal(e.error))?;
+        self.in_pool(|| sealer.seal_batch(&mut jobs)).map_err(|e| StoreError::Seal(e.error))?;
         Ok(sealer.key_id())
     }
 
@@ -198,6 +216,6 @@ impl PageCodec {
             .enumerate()
             .map(|(i, page)| OpenJob::new(page, self.ctx(file_id, first_page + i as u64)))
             .collect();
-        self.opener.open_batch(&mut jobs).into_iter().map(|r| r.map(|p| (p.kind, p.key_id))).collect()
+        self.in_pool(|| self.opener.open_batch(&mut jobs).into_iter().map(|r| r.map(|p| (p.kind, p.key_id))).collect())
     }
 }

@@ -52,7 +52,7 @@ impl Store {
             }
         };
         let format = FormatInfo { version: STORE_FORMAT_VERSION, page_size: cfg.page_size, store_id };
-        let codec = PageCodec::new(cfg.page_size, store_id, cfg.keys.clone());
+        let codec = PageCodec::new(cfg.page_size, store_id, cfg.keys.clone(), None);
         let first_seg = 1;
         let io = |op, f: &str| StoreError::io(op, storage.describe(f));
         let seg = storage.open(&seg_name(first_seg), true).map_err(io("creating", &seg_name(first_seg)))?;
@@ -99,7 +99,17 @@ impl Store {
         let storage = cfg.storage.clone();
         let keys = cfg.keys.clone();
         let format = Store::read_format(&*storage)?;
-        let codec = PageCodec::new(format.page_size, format.store_id, cfg.keys.clone());
+        let pool = match cfg.threads {
+            0 => None,
+            n => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map(Arc::new)
+                    .map_err(|e| StoreError::Config(format!("thread pool: {e}")))?,
+            ),
+        };
+        let codec = PageCodec::new(format.page_size, format.store_id, cfg.keys.clone(), pool.clone());
         let manifest = Manifest::load(&*storage, &codec)?;
         let mut state = State::default();
         for entry in &manifest.catalog {
@@ -119,15 +129,6 @@ impl Store {
         for s in &manifest.segments {
             state.seg_keys.insert(s.id, s.keys.clone());
         }
-        let pool = match cfg.threads {
-            0 => None,
-            n => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .map_err(|e| StoreError::Config(format!("thread pool: {e}")))?,
-            ),
-        };
         let page = format.page_size.bytes() as u64;
         let placeholder = storage.open(&seg_name(manifest.ckpt_seg), false).map_err(|e| {
             integrity(None, &*storage, &seg_name(manifest.ckpt_seg), 0, format!("segment named by the manifest: {e}"))
@@ -158,7 +159,8 @@ impl Store {
             files: Mutex::new(HashMap::new()),
             pool,
         };
-        store.in_pool(|| store.replay())?;
+        // On this thread, not in the pool: replay takes the writer lock (see `Store::in_pool`).
+        store.replay()?;
         Ok(store)
     }
 

@@ -52,7 +52,8 @@ pub struct Store {
     pub(crate) files: Mutex<HashMap<u64, Arc<dyn StorageFile>>>,
     pub(crate) next_file: AtomicU64,
     pub(crate) next_batch: AtomicU64,
-    pub(crate) pool: Option<rayon::ThreadPool>,
+    /// The pool of `StoreConfig::threads` (shared with the codec), or `None` for rayon's global pool.
+    pub(crate) pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -65,6 +66,13 @@ impl std::fmt::Debug for Store {
 pub type Document = (String, Vec<u8>);
 
 impl Store {
+    /// Runs `f` in the store's pool. `f` must be work on data it was given: it may take leaf locks (nonce
+    /// counters, key caches) but never the writer, state, queue or maintenance lock, nor wait for another
+    /// caller. Threads holding those locks wait
+    /// for the pool (sealing a checkpoint's index under the writer lock, verify's page opens), so a pool
+    /// thread waiting for such a lock can leave no thread to do that work: with `threads = 1` a checkpoint
+    /// and a commit leader running `write_jobs` in the pool deadlocked that way. So commits, checkpoints and
+    /// recovery run on their caller's thread and send only sealing and opening here (see `PageCodec`).
     pub(crate) fn in_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match &self.pool {
             Some(p) => p.install(f),
@@ -305,7 +313,7 @@ impl Store {
         if n != buf.len() {
             return Err(fail(n / size, "page missing: the file ends early".into()));
         }
-        let results = self.in_pool(|| self.codec.open_run(seg, first, &mut buf));
+        let results = self.codec.open_run(seg, first, &mut buf);
         for (i, r) in results.into_iter().enumerate() {
             r.map_err(|e| fail(i, e.to_string()))?;
         }

@@ -112,7 +112,7 @@ impl Store {
                     .chunks_exact(size as usize)
                     .map(|p| PageHeader::parse_prefix(p).ok().map(|h| h.key_id))
                     .collect();
-                let results = self.in_pool(|| self.codec.open_run(seg, no, chunk));
+                let results = self.codec.open_run(seg, no, chunk);
                 for (i, r) in results.into_iter().enumerate() {
                     match r {
                         Ok(_) => report.pages_ok += 1,
