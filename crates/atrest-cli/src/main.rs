@@ -410,7 +410,8 @@ fn import(s: Store, collection: &str, file: &Path, id_field: &str, batch: usize)
 
 fn info(s: Store) -> Result<(), String> {
     let st = s.stats().map_err(|e| e.to_string())?;
-    println!("backend: {} (supported: {:?})", st.backend, atrest_core::backend::supported());
+    let supported: Vec<&str> = atrest_core::backend::supported().into_iter().map(|b| b.name()).collect();
+    println!("backend: {} (supported: {})", st.backend, supported.join(", "));
     println!("cpu features: {}", atrest_core::backend::CpuFeatures::get().names().join(" "));
     println!("store id: {}", st.store_id);
     println!("page size: {} bytes, segments: {}, bytes on disk: {}", st.page_size, st.segments, st.bytes_on_disk);
