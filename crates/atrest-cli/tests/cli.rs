@@ -1,32 +1,11 @@
 //! The `atrest` binary end to end: every command, --help everywhere, exit codes, global options on either
 //! side of the command, the default key-file location, and tamper detection by `verify`.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn atrest(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atrest"));
-    c.args(args).env("XDG_CONFIG_HOME", home.join("cfg")).env("HOME", home).stdin(Stdio::piped());
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(b) = stdin {
-        input.write_all(b).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
+use std::process::Output;
 
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+use common::{atrest, ok};
 
 fn fails(o: Output, needle: &str) {
     assert!(!o.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&o.stdout));
