@@ -10,6 +10,8 @@
 #      rather than passing silently, and tests/x86_stress.rs plus the core suite remain the native coverage).
 # The soft reference is pinned to the `aes` crate's portable code (`aes_backend="soft"`): that crate's AES-NI
 # path uses `aeskeygenassist`, which Miri does not implement (our key schedule avoids it).
+# Also the C ABI (crates/atrest-ffi): its exported functions called from Rust on the soft backend, so Miri checks
+# the raw-pointer handling of every entry point (NULLs, lengths, the out-pointers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
@@ -27,3 +29,5 @@ RUSTFLAGS="-C target-feature=+aes,+pclmulqdq,+ssse3 $soft" \
 echo "--- Miri, with AVX2, VAES and VPCLMULQDQ (aesni AVX variant, vaes-avx2)"
 RUSTFLAGS="-C target-feature=+aes,+pclmulqdq,+ssse3,+avx,+avx2,+vaes,+vpclmulqdq $soft" \
   cargo +nightly miri test --locked -p atrest-core --lib -- backend::x86
+echo "--- Miri, the C ABI's unsafe pointer handling (atrest-ffi, called from Rust, soft backend)"
+ATREST_BACKEND=soft RUSTFLAGS="$soft" cargo +nightly miri test --locked -p atrest-ffi --test rust_calls
