@@ -3,43 +3,14 @@
 //! the master key they were wrapped under is retired).
 
 mod common;
+#[path = "../../atrest-store/tests/support/markers.rs"]
+mod markers;
 
 use atrest_backup::{BackupError, Target, backup, restore, verify_backup};
 use atrest_keys::{KeyProvider, KeyState, MasterKeyId, Scope};
 use atrest_store::IndexPolicy;
 use common::{Fixture, contents, files_under};
-
-fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = c.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..=c.len() {
-            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// Plain, UTF-16 LE and BE, and base64 at the three alignments (edge characters that depend on the
-/// neighbouring bytes dropped).
-fn forms(marker: &str) -> Vec<Vec<u8>> {
-    let mut v = vec![marker.as_bytes().to_vec()];
-    v.push(marker.encode_utf16().flat_map(|u| u.to_le_bytes()).collect());
-    v.push(marker.encode_utf16().flat_map(|u| u.to_be_bytes()).collect());
-    for pad in 0..3 {
-        let mut m = vec![b'#'; pad];
-        m.extend_from_slice(marker.as_bytes());
-        let enc = base64(&m);
-        let skip = if pad == 0 { 0 } else { pad * 4 / 3 + 1 };
-        v.push(enc.as_bytes()[skip..enc.len() - 2].to_vec());
-    }
-    v
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
+use markers::{base64, contains, forms};
 
 #[test]
 fn no_marker_or_unwrapped_key_is_readable_from_the_target() {
