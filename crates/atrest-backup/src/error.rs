@@ -19,6 +19,43 @@ pub enum BackupError {
         /// Why it was refused.
         reason: String,
     },
+    /// Another process is backing up to or pruning this (local) target.
+    #[error(
+        "backup target {target} is in use by another backup or prune (it holds {}); one process at a time writes \
+         to a target",
+        lock.display()
+    )]
+    TargetBusy {
+        /// The target.
+        target: String,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// The target holds another store's backups: a target holds the backups of one store.
+    #[error(
+        "backup target {target} holds the backups of store {holds}, not of this store {this}: a target holds one \
+         store's backups, so give each store its own target (another directory or prefix)"
+    )]
+    ForeignStore {
+        /// The target.
+        target: String,
+        /// The store whose backups it holds (hex).
+        holds: String,
+        /// The store at hand (hex).
+        this: String,
+    },
+    /// The target holds backups of several stores (written before targets were bound to one store), so "the
+    /// newest backup" is ambiguous.
+    #[error(
+        "backup target {target} holds backups of several stores ({}): name the backup to use by its id",
+        stores.join(", ")
+    )]
+    MixedTarget {
+        /// The target.
+        target: String,
+        /// The store ids (hex) found in its manifests.
+        stores: Vec<String>,
+    },
     /// An object-store call failed.
     #[error("backup target {target}: {op} {object}: {source}")]
     Store {

@@ -2,8 +2,9 @@
 //! and each file against its whole-file digest. Shared by restore and verify; every problem names the file
 //! and object at fault, and checking goes on past the first problem so one run reports them all.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,13 +18,16 @@ use crate::target::Target;
 use crate::upload::list_backups;
 use crate::verify::{Problem, ProblemKind};
 
-/// Picks `id`, or the newest backup when `None`.
+/// Picks `id`, or the newest backup when `None` (refused where the target holds several stores' backups).
 pub(crate) fn resolve_id(target: &Target, id: Option<&str>) -> Result<String> {
     let ids = list_backups(target)?;
     match id {
         Some(id) if ids.iter().any(|i| i == id) => Ok(id.to_owned()),
         Some(id) => Err(BackupError::NoSuchBackup { id: id.to_owned(), target: target.to_string() }),
-        None => ids.last().cloned().ok_or_else(|| BackupError::NoBackups { target: target.to_string() }),
+        None => {
+            crate::owner::check_single_store(target, &ids)?;
+            ids.last().cloned().ok_or_else(|| BackupError::NoBackups { target: target.to_string() })
+        }
     }
 }
 
@@ -126,7 +130,8 @@ pub(crate) fn fetch_file(
         let path = path.to_owned();
         move |source| BackupError::Io { op, path, source }
     };
-    let mut out = File::create(path).map_err(io("creating"))?;
+    let mut out =
+        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(io("creating"))?;
     let mut hasher = Hasher::new();
     let before = problems.len();
     for c in chunks {

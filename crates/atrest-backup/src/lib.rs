@@ -13,6 +13,8 @@
 //! ```text
 //! TARGET/backups/<id>          sealed manifest (see [`manifest`])
 //! TARGET/objects/<sha256>      chunks of the store's files, as stored
+//! TARGET/store-id              the one store whose backups the target holds (see [`owner`])
+//! TARGET/lock                  a local target's writer lock
 //! ```
 //!
 //! - [`backup`] a live store; [`run_schedule`] for periodic backups with retention ([`prune`]).
@@ -28,6 +30,7 @@ mod fetch;
 mod keys;
 pub mod layout;
 pub mod manifest;
+pub mod owner;
 mod restore;
 mod retention;
 mod schedule;
@@ -46,6 +49,6 @@ pub use retention::{PrunePlan, plan as plan_retention, prune};
 pub use schedule::{RunReport, Schedule, StopSignal, parse_interval, run_schedule};
 pub use source::{ReadAt, Snapshot, SnapshotFile};
 pub use store::{StoreKeys, backup, snapshot};
-pub use target::{ObjectInfo, Target};
+pub use target::{ObjectInfo, Target, TargetLock};
 pub use upload::{BackupReport, backup_snapshot, list_backups, read_manifest};
 pub use verify::{Problem, ProblemKind, VerifyBackupReport, verify_backup};

@@ -1,6 +1,6 @@
 //! `restore`: a chosen backup into an empty or new directory, checked object by object, then opened as a
 //! store with every page verified before success is reported. On any failure the files written so far are
-//! removed again, so the directory can be reused.
+//! removed again (and the directory too, if restore created it), so the directory can be reused.
 //!
 //! The restored store seals new pages under fresh writer epochs: each writer draws a random 12-byte nonce
 //! prefix when the store is opened, never a counter carried in the backup, so restoring (even twice, from the
@@ -31,11 +31,11 @@ pub struct RestoreReport {
 }
 
 /// Restores backup `id` (default: the newest) from `target` into `dest`, which must be empty or not exist,
-/// with the master key from `provider`.
+/// with the master key from `provider`. A missing `dest` is created with mode 0700; the files are 0600.
 ///
 /// # Errors
 /// [`BackupError::DestinationNotEmpty`]; [`BackupError::Damaged`] naming every bad file; key, target and I/O
-/// errors. Nothing is left in `dest` after an error.
+/// errors. After an error `dest` is empty again, or gone if this call created it.
 pub fn restore(
     target: &Target,
     id: Option<&str>,
@@ -46,23 +46,29 @@ pub fn restore(
         let path = dest.to_owned();
         move |source| BackupError::Io { op, path, source }
     };
-    match std::fs::read_dir(dest) {
+    let created = match std::fs::read_dir(dest) {
         Ok(mut entries) => {
             if entries.next().is_some() {
                 return Err(BackupError::DestinationNotEmpty { path: dest.to_owned() });
             }
+            false
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dest).map_err(io("creating"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::target::create_private_dir(dest).map_err(io("creating"))?;
+            true
+        }
         Err(e) => return Err(io("reading")(e)),
-    }
-    let id = resolve_id(target, id)?;
-    let result = restore_into(target, &id, dest, provider);
+    };
+    let result = resolve_id(target, id).and_then(|id| restore_into(target, &id, dest, provider));
     if result.is_err() {
-        // Leave the directory as we found it: empty.
+        // Leave the destination as we found it: empty, or absent if this call created it.
         if let Ok(entries) = std::fs::read_dir(dest) {
             for e in entries.flatten() {
                 let _ = std::fs::remove_file(e.path());
             }
+        }
+        if created {
+            let _ = std::fs::remove_dir(dest);
         }
     }
     result

@@ -7,8 +7,12 @@
 //! destroyed (a `rotate` then `rekey` destroys the old store key) is opened with the keyring it carries and
 //! the master key from `provider`, as a restore would.
 //! Dropped manifests are deleted before any object, so an interruption leaves extra objects (removed by the
-//! next run), never a manifest pointing at a deleted object. One process prunes a target at a time, and not
-//! while another process backs up to it (its new chunks are not yet referenced by a manifest).
+//! next run), never a manifest pointing at a deleted object. Pruning holds the target's lock, like a backup,
+//! so it never runs while another process backs up to a local target (whose new chunks are not yet referenced
+//! by a manifest); object-store targets rely on one writer at a time.
+//!
+//! Pruning only ever sees one store's backups: the target must be `store_id`'s (see `owner`), and every
+//! manifest it removes or keeps must name that store.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -31,6 +35,8 @@ pub struct PrunePlan {
     pub removed: Vec<String>,
     /// Objects removed: referenced by no kept backup.
     pub objects: Vec<Digest>,
+    /// Temporary files of interrupted backups removed.
+    pub temporaries_removed: usize,
 }
 
 /// Plans pruning: keep the newest `keep` of `ids` (sorted oldest first), remove objects of `existing` that are
@@ -41,17 +47,21 @@ pub fn plan(ids: &[String], keep: usize, existing: &BTreeSet<Digest>, referenced
         kept: ids[cut..].to_vec(),
         removed: ids[..cut].to_vec(),
         objects: existing.difference(referenced).copied().collect(),
+        temporaries_removed: 0,
     }
 }
 
-/// Keeps the newest `keep` backups at `target` and removes the rest, with every object no kept backup needs.
-/// `keys` are the live store's; `provider` (the master key) opens manifests whose key the store no longer has.
+/// Keeps the newest `keep` backups of store `store_id` at `target` and removes the rest, with every object no
+/// kept backup needs and the temporary files of interrupted backups. `keys` are the live store's; `provider`
+/// (the master key) opens manifests whose key the store no longer has.
 ///
 /// # Errors
-/// [`BackupError::Config`] for `keep == 0`; a kept manifest that cannot be opened (nothing is deleted then);
-/// target errors.
+/// [`BackupError::Config`] for `keep == 0`; [`BackupError::ForeignStore`] when the target or any of its
+/// manifests belongs to another store, and a kept manifest that cannot be opened (nothing is deleted then);
+/// [`BackupError::TargetBusy`]; target errors.
 pub fn prune(
     target: &Target,
+    store_id: [u8; 16],
     keys: &dyn ManifestKeys,
     provider: Option<&Arc<dyn KeyProvider>>,
     keep: usize,
@@ -59,7 +69,11 @@ pub fn prune(
     if keep == 0 {
         return Err(BackupError::Config("retention must keep at least one backup".into()));
     }
+    let lock = target.lock()?;
+    let temporaries_removed = target.remove_temporaries(&lock)?;
+    crate::owner::claim(target, &store_id)?;
     let ids = list_backups(target)?;
+    crate::owner::check_all_ours(target, &ids, &store_id)?;
     let kept = &ids[ids.len().saturating_sub(keep)..];
     let mut referenced = BTreeSet::new();
     for id in kept {
@@ -67,16 +81,25 @@ pub fn prune(
             (Err(BackupError::ManifestKey { .. }), Some(p)) => crate::fetch::open_with_own_keyring(target, id, p)?,
             (r, _) => r?,
         };
+        if manifest.store_id != store_id {
+            return Err(BackupError::ForeignStore {
+                target: target.to_string(),
+                holds: hex::encode(manifest.store_id),
+                this: hex::encode(store_id),
+            });
+        }
         referenced.extend(manifest.objects());
     }
     let existing: BTreeSet<Digest> = existing_objects(target)?.into_keys().collect();
-    let plan = plan(&ids, keep, &existing, &referenced);
+    let mut plan = plan(&ids, keep, &existing, &referenced);
+    plan.temporaries_removed = temporaries_removed;
     for id in &plan.removed {
         target.delete(&manifest_name(id))?;
     }
     for d in &plan.objects {
         target.delete(&d.object_name())?;
     }
+    drop(lock);
     Ok(plan)
 }
 

@@ -95,7 +95,10 @@ pub fn run_schedule(
         }
         let started = std::time::Instant::now();
         let result = backup(store, target).and_then(|b| {
-            let pruned = schedule.keep.map(|k| prune(target, &StoreKeys(&**store.keys()), provider, k)).transpose()?;
+            let pruned = schedule
+                .keep
+                .map(|k| prune(target, store.format().store_id, &StoreKeys(&**store.keys()), provider, k))
+                .transpose()?;
             Ok(RunReport { backup: b, pruned })
         });
         ok += u64::from(result.is_ok());

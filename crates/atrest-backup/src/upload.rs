@@ -29,6 +29,8 @@ pub struct BackupReport {
     pub bytes_uploaded: u64,
     /// Chunks the target already had.
     pub objects_reused: usize,
+    /// Temporary files of interrupted earlier backups that were removed first.
+    pub temporaries_removed: usize,
 }
 
 /// The chunk objects at the target, by digest, with their sizes.
@@ -43,10 +45,12 @@ pub(crate) fn existing_objects(target: &Target) -> Result<BTreeMap<Digest, u64>>
 
 /// Backs `snapshot` of store `store_id` up to `target` as a new backup made at `now_ms` (Unix milliseconds),
 /// sealing its manifest under `keys`. Only chunks the target lacks (or holds with the wrong size) are uploaded.
+/// Holds the target's lock throughout, first removing what interrupted backups left, and refuses a target
+/// that holds another store's backups.
 ///
 /// # Errors
 /// [`BackupError::Snapshot`] if the snapshot has no keyring, a bad file name, or a file shorter than its noted
-/// length; read, target and key errors.
+/// length; [`BackupError::ForeignStore`], [`BackupError::TargetBusy`]; read, target and key errors.
 pub fn backup_snapshot(
     snapshot: &Snapshot,
     target: &Target,
@@ -68,6 +72,9 @@ pub fn backup_snapshot(
              must be a keyring in its data directory"
         )));
     }
+    let lock = target.lock()?;
+    let temporaries_removed = target.remove_temporaries(&lock)?;
+    crate::owner::claim(target, &store_id)?;
     let mut have = existing_objects(target)?;
     let id = new_id(now_ms)?;
     let mut report = BackupReport {
@@ -77,6 +84,7 @@ pub fn backup_snapshot(
         objects_uploaded: 0,
         bytes_uploaded: 0,
         objects_reused: 0,
+        temporaries_removed,
     };
     let mut entries = Vec::with_capacity(files.len());
     let mut buf = vec![0u8; CHUNK_BYTES];
@@ -108,6 +116,7 @@ pub fn backup_snapshot(
     let sealed = manifest.seal(keys)?;
     report.bytes_uploaded += sealed.len() as u64;
     target.put(&manifest_name(&id), Bytes::from(sealed))?;
+    drop(lock);
     Ok(report)
 }
 

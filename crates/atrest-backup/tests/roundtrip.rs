@@ -105,13 +105,21 @@ fn restore_refuses_non_empty_directory_unknown_backup_and_wrong_master_key() {
 
     let err = restore(&target, Some("20000101T000000.000Z-00000000"), &fx.path("x"), fx.provider()).unwrap_err();
     assert!(matches!(err, BackupError::NoSuchBackup { .. }), "{err}");
+    assert!(!fx.path("x").exists());
 
     // Another provider with a master key of the same name but other bytes: the keyring refuses it.
     let other = std::sync::Arc::new(InsecureMemoryProvider::with_master_key(&MasterKeyId::new("m1").unwrap()).unwrap());
     let dest = fx.path("wrong-key");
     let err = restore(&target, Some(&b.id), &dest, other).unwrap_err();
     assert!(matches!(err, BackupError::Keys(_)), "{err}");
-    assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 0, "a failed restore leaves the directory empty");
+    assert!(!dest.exists(), "a failed restore removes the directory it created");
+    let empty_dir = fx.path("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let other = std::sync::Arc::new(InsecureMemoryProvider::with_master_key(&MasterKeyId::new("m1").unwrap()).unwrap());
+    assert!(restore(&target, Some(&b.id), &empty_dir, other).is_err());
+    assert_eq!(std::fs::read_dir(&empty_dir).unwrap().count(), 0, "a directory it did not create is left empty");
+    assert!(restore(&target, Some("20000101T000000.000Z-00000000"), &fx.path("x"), fx.provider()).is_err());
+    assert!(!fx.path("x").exists(), "an unknown backup leaves nothing behind either");
 
     let empty = Target::memory().unwrap();
     assert!(matches!(restore(&empty, None, &fx.path("y"), fx.provider()), Err(BackupError::NoBackups { .. })));
@@ -152,7 +160,7 @@ fn retention_keeps_what_kept_backups_need() {
     let before = objects(&target_dir);
 
     let keys = StoreKeys(&**store.keys());
-    let plan = prune(&target, &keys, None, 2).unwrap();
+    let plan = prune(&target, store.format().store_id, &keys, None, 2).unwrap();
     assert_eq!(plan.removed, [snapshots[0].0.clone(), snapshots[1].0.clone()]);
     assert_eq!(plan.kept, [snapshots[2].0.clone(), snapshots[3].0.clone()]);
     assert!(!plan.objects.is_empty());
@@ -172,7 +180,7 @@ fn retention_keeps_what_kept_backups_need() {
         restore(&target, Some(id), &dest, fx.provider()).unwrap();
         assert_eq!(&contents(&fx.open_store(&dest).0), expected);
     }
-    assert!(matches!(prune(&target, &keys, None, 0), Err(BackupError::Config(_))));
+    assert!(matches!(prune(&target, store.format().store_id, &keys, None, 0), Err(BackupError::Config(_))));
 }
 
 #[test]
@@ -220,12 +228,12 @@ fn retention_after_rekey_destroyed_the_old_store_key() {
     // The old manifest's key is gone from the live store: without the master key, pruning refuses to guess.
     let err = read_manifest(&target, &old.id, &keys).unwrap_err();
     assert!(matches!(err, BackupError::ManifestKey { .. }), "{err}");
-    assert!(prune(&target, &keys, None, 2).is_err());
+    assert!(prune(&target, store.format().store_id, &keys, None, 2).is_err());
     assert_eq!(list_backups(&target).unwrap().len(), 2);
     // With the provider, the old backup's own keyring opens it; both are kept and nothing they need is removed.
     fill(&store, 30, 35);
     backup(&store, &target).unwrap();
-    let plan = prune(&target, &keys, Some(&fx.provider()), 3).unwrap();
+    let plan = prune(&target, store.format().store_id, &keys, Some(&fx.provider()), 3).unwrap();
     assert_eq!(plan.kept.len(), 3);
     assert!(plan.kept.contains(&old.id));
     let dest = fx.path("old");

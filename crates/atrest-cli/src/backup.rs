@@ -6,6 +6,8 @@ use atrest_store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::output::outln;
+
 /// Options of `atrest backup`.
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
@@ -34,13 +36,17 @@ pub struct ReadArgs {
 }
 
 fn err(e: BackupError) -> String {
-    e.to_string()
+    match e {
+        e @ BackupError::MixedTarget { .. } => format!("{e} (--backup ID; `ls TARGET/backups` lists them)"),
+        e => e.to_string(),
+    }
 }
 
 /// `atrest --data DIR backup TARGET [--every INTERVAL] [--keep N] [--count N]`. Until killed with --every
 /// (a backup cut short leaves only unreferenced chunks: its manifest is written last).
 pub fn backup(store: Store, data: &Path, key_file: Option<&Path>, args: BackupArgs) -> Result<(), String> {
     let target = Target::open(&args.target).map_err(err)?;
+    target.refuse_inside(data).map_err(err)?;
     // Retention may need the master key to open a kept manifest whose store key a rekey has destroyed.
     let provider = provider(key_file, &store.format().store_id, data)?;
     let every = args.every.as_deref().map(parse_interval).transpose().map_err(err)?;
@@ -53,12 +59,21 @@ pub fn backup(store: Store, data: &Path, key_file: Option<&Path>, args: BackupAr
     let ok = run_schedule(&store, &target, Some(&provider), &schedule, &StopSignal::new(), &mut |r| match r {
         Ok(r) => {
             let b = &r.backup;
-            println!(
+            let temporaries = b.temporaries_removed + r.pruned.as_ref().map_or(0, |p| p.temporaries_removed);
+            if temporaries > 0 {
+                outln!("removed {temporaries} temporary objects left by an interrupted backup");
+            }
+            outln!(
                 "backup {}: {} files, {} bytes; uploaded {} objects ({} bytes), reused {}",
-                b.id, b.files, b.bytes, b.objects_uploaded, b.bytes_uploaded, b.objects_reused
+                b.id,
+                b.files,
+                b.bytes,
+                b.objects_uploaded,
+                b.bytes_uploaded,
+                b.objects_reused
             );
             if let Some(p) = &r.pruned {
-                println!("kept {} backups, removed {} and {} objects", p.kept.len(), p.removed.len(), p.objects.len());
+                outln!("kept {} backups, removed {} and {} objects", p.kept.len(), p.removed.len(), p.objects.len());
             }
         }
         Err(e) => {
@@ -89,10 +104,10 @@ fn provider(key_file: Option<&Path>, store_id: &[u8; 16], beside: &Path) -> Resu
 pub fn restore(dest: &Path, key_file: Option<&Path>, args: ReadArgs) -> Result<(), String> {
     let target = Target::open_existing(&args.target).map_err(err)?;
     let header = read_backup_header(&target, args.backup.as_deref()).map_err(err)?;
-    std::fs::create_dir_all(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
+    // The destination is created by the restore itself, which removes it again if the restore fails.
     let provider = provider(key_file, &header.store_id, dest)?;
     let r = atrest_backup::restore(&target, Some(&header.id), dest, provider).map_err(err)?;
-    println!(
+    outln!(
         "restored backup {} into {}: {} files, {} bytes, {} pages opened ({} shredded)",
         r.id,
         dest.display(),
@@ -113,15 +128,19 @@ pub fn verify(key_file: Option<&Path>, args: &ReadArgs) -> Result<(), String> {
     let provider = provider(key_file, &header.store_id, &beside)?;
     match atrest_backup::verify_backup(&target, Some(&header.id), provider) {
         Ok(r) => {
-            println!(
+            outln!(
                 "backup {} ok: {} files, {} bytes, {} pages opened ({} shredded)",
-                r.id, r.files, r.bytes, r.pages_ok, r.pages_shredded
+                r.id,
+                r.files,
+                r.bytes,
+                r.pages_ok,
+                r.pages_shredded
             );
             Ok(())
         }
         Err(BackupError::Damaged { id, problems }) => {
             for p in &problems {
-                println!("FAIL {p}");
+                outln!("FAIL {p}");
             }
             Err(format!("backup {id} failed verification: {} problems", problems.len()))
         }

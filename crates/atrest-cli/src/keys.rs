@@ -27,6 +27,16 @@ pub fn init(
     if Store::read_format(&FsStorage::new(data)).is_ok() {
         return Err(format!("a store already exists in {}", data.display()));
     }
+    // A store owns its directory: its files would mix with others', and `drop`, `rekey` and a restore would
+    // treat whatever is there as the store's.
+    let mut entries = std::fs::read_dir(data).map_err(|e| format!("reading data directory {}: {e}", data.display()))?;
+    if let Some(entry) = entries.next() {
+        let name = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
+        return Err(format!(
+            "data directory {} is not empty (it holds {name:?}): init needs a new or empty directory",
+            data.display()
+        ));
+    }
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| format!("OS random number generator: {e}"))?;
     let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();

@@ -3,6 +3,7 @@
 
 mod backup;
 mod keys;
+mod output;
 
 use atrest_store::{IndexPolicy, Store, StoreConfig};
 use clap::{Parser, Subcommand};
@@ -10,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use output::outln;
 
 /// An encrypted document store: JSON documents, their index and attachments are sealed at rest, always.
 #[derive(Parser, Debug)]
@@ -21,8 +24,8 @@ struct Cli {
     /// The master key file (default: $XDG_CONFIG_HOME/atrest/keys/<store-id>.key, outside the data directory).
     #[arg(long, global = true, value_name = "PATH")]
     key_file: Option<PathBuf>,
-    /// Threads for sealing and opening pages (0: one per core).
-    #[arg(long, global = true, default_value_t = 0)]
+    /// Threads for sealing and opening pages (0: one per core; at most 1024).
+    #[arg(long, global = true, default_value_t = 0, value_parser = parse_threads)]
     threads: usize,
     #[command(subcommand)]
     command: Command,
@@ -148,10 +151,28 @@ enum Command {
     },
 }
 
+/// The most threads `--threads` accepts: far beyond any core count that helps, short of what exhausts a
+/// process's memory or thread limit before anything runs.
+const MAX_THREADS: usize = 1024;
+
+fn parse_threads(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|_| format!("{text:?} is not a number of threads"))?;
+    if n > MAX_THREADS {
+        return Err(format!("{n} threads is more than the {MAX_THREADS} allowed (0 means one per core)"));
+    }
+    Ok(n)
+}
+
 /// `atrest bench`: the whole report lives in atrest-bench.
 fn bench(data: Option<PathBuf>, threads: usize, size: u64, json: bool) -> Result<(), String> {
     let opts = atrest_bench::BenchOptions { data, size, threads, ..Default::default() };
-    atrest_bench::run_and_print(&opts, json).map(drop).map_err(|e| e.to_string())
+    let report = atrest_bench::run(&opts).map_err(|e| e.to_string())?;
+    if json {
+        outln!("{}", report.to_json())
+    } else {
+        output::write(report.render().as_bytes())
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -205,9 +226,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 c.threads = threads;
                 c.page_size = size;
             })?;
-            println!("created store {} in {}", store.format().store_id_hex(), data.display());
-            println!("key file: {} (keep it, and a backup of it, outside the data directory)", path.display());
-            store.close().map_err(e)
+            let id = store.format().store_id_hex();
+            store.close().map_err(e)?;
+            outln!("created store {id} in {}", data.display());
+            outln!("key file: {} (keep it, and a backup of it, outside the data directory)", path.display());
+            Ok(())
         }
         Command::Create { collection, index } => {
             let s = open()?;
@@ -223,9 +246,10 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Get { collection, id } => {
             let s = open()?;
-            let doc = s.get(&collection, &id).map_err(e)?.ok_or(format!("no document {id:?} in {collection:?}"))?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(&doc).and_then(|()| out.write_all(b"\n")).map_err(|e| format!("stdout: {e}"))
+            let mut doc = s.get(&collection, &id).map_err(e)?.ok_or(format!("no document {id:?} in {collection:?}"))?;
+            doc.push(b'\n');
+            output::write(&doc);
+            Ok(())
         }
         Command::Delete { collection, id } => {
             let s = open()?;
@@ -238,7 +262,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Find { collection, pointer, value } => {
             let v = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
             let s = open()?;
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(output::Stdout);
             for (id, doc) in s.find(&collection, &pointer, &v).map_err(e)? {
                 out.write_all(id.as_bytes())
                     .and_then(|()| out.write_all(b"\t"))
@@ -246,7 +270,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     .and_then(|()| out.write_all(b"\n"))
                     .map_err(|e| format!("stdout: {e}"))?;
             }
-            Ok(())
+            out.flush().map_err(|e| format!("stdout: {e}"))
         }
         Command::Attach { collection, id, name, file } => {
             let f = std::fs::File::open(&file).map_err(|err| format!("{}: {err}", file.display()))?;
@@ -264,7 +288,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .attachment_reader(&collection, &id, &name)
                 .map_err(e)?
                 .ok_or(format!("no attachment {name:?} on {id:?} in {collection:?}"))?;
-            std::io::copy(&mut r, &mut std::io::stdout().lock()).map_err(|e| format!("attachment: {e}"))?;
+            std::io::copy(&mut r, &mut output::Stdout).map_err(|e| format!("attachment: {e}"))?;
             Ok(())
         }
         Command::Drop { collection } => {
@@ -283,16 +307,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(e)?;
             b.finish_and_clear();
             for f in &r.failures {
-                println!("FAIL {} at offset {}: {}", f.file, f.offset, f.detail);
+                outln!("FAIL {} at offset {}: {}", f.file, f.offset, f.detail);
             }
-            println!("{} pages ok, {} shredded, {} failures", r.pages_ok, r.pages_shredded, r.failures.len());
+            outln!("{} pages ok, {} shredded, {} failures", r.pages_ok, r.pages_shredded, r.failures.len());
             if r.is_ok() { Ok(()) } else { Err(format!("verify found {} failures", r.failures.len())) }
         }
         Command::Rotate => {
             let s = open()?;
             let ids = s.rotate().map_err(e)?;
-            println!("new active data keys: {ids:?}");
-            s.close().map_err(e)
+            s.close().map_err(e)?;
+            outln!("new active data keys: {ids:?}");
+            Ok(())
         }
         Command::Rekey => {
             let s = open()?;
@@ -304,11 +329,19 @@ fn run(cli: Cli) -> Result<(), String> {
                 })
                 .map_err(e)?;
             b.finish_and_clear();
-            println!(
+            let keys = s.stats().map_err(e)?.keys;
+            s.close().map_err(e)?;
+            outln!(
                 "rewrote {} documents and {} attachments, removed {} segments, destroyed keys {:?}",
-                r.documents, r.attachments, r.segments_removed, r.keys_destroyed
+                r.documents,
+                r.attachments,
+                r.segments_removed,
+                r.keys_destroyed
             );
-            s.close().map_err(e)
+            if r.keys_destroyed.is_empty() {
+                outln!("{}", nothing_destroyed(&keys));
+            }
+            Ok(())
         }
         Command::Info => info(open()?),
         Command::Backup(args) => backup::backup(open()?, &data, key_file, args),
@@ -408,21 +441,36 @@ fn import(s: Store, collection: &str, file: &Path, id_field: &str, batch: usize)
     s.close().map_err(|e| e.to_string())
 }
 
+/// Why a `rekey` destroyed no key, and what to run: it destroys only retired keys, which `rotate` makes.
+fn nothing_destroyed(keys: &[atrest_store::KeyInfo]) -> String {
+    let retired: Vec<u32> = keys.iter().filter(|k| !k.active && !k.destroyed).map(|k| k.id).collect();
+    if retired.is_empty() {
+        "no key was destroyed because no data key is retired: every key is still active. `rekey` destroys the keys \
+         that `rotate` retires, once their data is rewritten: run `atrest rotate`, then `atrest rekey`."
+            .to_owned()
+    } else {
+        format!("no key was destroyed: retired keys {retired:?} are still referenced, so they were kept")
+    }
+}
+
 fn info(s: Store) -> Result<(), String> {
     let st = s.stats().map_err(|e| e.to_string())?;
     let supported: Vec<&str> = atrest_core::backend::supported().into_iter().map(|b| b.name()).collect();
-    println!("backend: {} (supported: {})", st.backend, supported.join(", "));
-    println!("cpu features: {}", atrest_core::backend::CpuFeatures::get().names().join(" "));
-    println!("store id: {}", st.store_id);
-    println!("page size: {} bytes, segments: {}, bytes on disk: {}", st.page_size, st.segments, st.bytes_on_disk);
-    println!("manifest generation: {}", st.generation);
+    outln!("backend: {} (supported: {})", st.backend, supported.join(", "));
+    outln!("cpu features: {}", atrest_core::backend::CpuFeatures::get().names().join(" "));
+    outln!("store id: {}", st.store_id);
+    outln!("page size: {} bytes, segments: {}, bytes on disk: {}", st.page_size, st.segments, st.bytes_on_disk);
+    outln!("manifest generation: {}", st.generation);
     for c in &st.collections {
-        println!(
+        outln!(
             "collection {:?}: {} documents, {} attachments, {} index entries",
-            c.name, c.documents, c.attachments, c.index_entries
+            c.name,
+            c.documents,
+            c.attachments,
+            c.index_entries
         );
     }
-    println!("keys: {}", st.key_source);
+    outln!("keys: {}", st.key_source);
     for k in &st.keys {
         let state = if k.destroyed {
             "destroyed"
@@ -431,7 +479,7 @@ fn info(s: Store) -> Result<(), String> {
         } else {
             "decrypt-only"
         };
-        println!("  key {} {:?} {state}", k.id, k.scope);
+        outln!("  key {} {:?} {state}", k.id, k.scope);
     }
     Ok(())
 }

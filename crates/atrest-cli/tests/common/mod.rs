@@ -30,3 +30,32 @@ pub fn ok(o: Output) -> String {
     );
     String::from_utf8(o.stdout).unwrap()
 }
+
+/// Runs `atrest` as [`atrest`] does, but with stdout a pipe whose reading end is already closed (as in
+/// `atrest info | (exec 0<&-; true)`): every write to it fails with a broken pipe.
+pub fn atrest_closed_stdout(home: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_atrest"));
+    c.args(args).env("XDG_CONFIG_HOME", home.join("cfg")).env("HOME", home).stdin(Stdio::null());
+    c.stdout(writer).stderr(Stdio::piped());
+    let out = c.output().unwrap();
+    drop(c);
+    out
+}
+
+/// Asserts failure with `needle` in stderr or stdout.
+pub fn fails(o: &Output, needle: &str) {
+    assert!(!o.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&o.stdout));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout));
+    assert!(all.contains(needle), "output {all:?} does not mention {needle:?}");
+}
+
+/// `atrest init` of a store in `home/data` with the key file `home/k.key` and `page_kib` pages; returns the
+/// data directory and the key file as arguments.
+pub fn init_store(home: &Path, page_kib: &str) -> (String, String) {
+    let d = home.join("data").to_str().unwrap().to_owned();
+    let k = home.join("k.key").to_str().unwrap().to_owned();
+    ok(atrest(home, &["init", "--data", &d, "--key-file", &k, "--page-kib", page_kib], None));
+    (d, k)
+}
