@@ -29,6 +29,9 @@ pub use aes_gcm::{Aes128Gcm, Aes256Gcm};
 pub use backend::{Backend, CpuFeatures};
 pub use error::{BackendError, KeyLengthError, OpenError, SealError};
 pub use gcm::{MAX_AAD_LEN, MAX_MESSAGE_LEN, TAG_LEN, Tag};
+/// The rayon this crate runs batches on, so an engine can build pools for `seal_batch_in` / `open_batch_in`
+/// without depending on a matching rayon version itself.
+pub use rayon;
 pub use xaes::{SUBKEY_CACHE_CAPACITY, XAES_NONCE_LEN, XAES_PREFIX_LEN, Xaes256Gcm};
 
 /// The README's Rust example, compiled and run as a doctest so it cannot drift from the API.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use atrest_core::Xaes256Gcm;
 use atrest_core::backend;
-use atrest_core::page::{Opener, PageContext, PageHeader, PageKind, PageSize, seal_with_nonce};
+use atrest_core::page::{LookupError, Opener, PageContext, PageHeader, PageKind, PageSize, lookup_fn, seal_with_nonce};
 
 /// One golden page: its file name and every input that produced it.
 struct Golden {
@@ -109,7 +109,12 @@ fn golden_pages_open_to_their_plaintexts_on_every_backend() {
         for backend in backend::supported() {
             let key = Arc::new(Xaes256Gcm::with_backend(&g.key, backend).unwrap());
             let id = g.key_id;
-            let opener = Opener::new(move |wanted: u32| (wanted == id).then(|| Arc::clone(&key)));
+            let opener =
+                Opener::new(lookup_fn(
+                    move |wanted: u32| {
+                        if wanted == id { Ok(Arc::clone(&key)) } else { Err(LookupError::Unknown) }
+                    },
+                ));
             let ctx = PageContext::new(g.file_id, g.page_no).with_extra(g.extra);
             let mut page = stored.clone();
             let opened = opener.open(&mut page, &ctx).unwrap_or_else(|e| panic!("{} on {backend}: {e}", g.file));

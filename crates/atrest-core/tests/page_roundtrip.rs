@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use atrest_core::Xaes256Gcm;
 use atrest_core::backend::{self, Backend};
 use atrest_core::page::{
-    HEADER_LEN, KeyLookup, OpenJob, Opener, PageContext, PageError, PageHeader, PageKind, PageSize, SealJob, Sealer,
+    HEADER_LEN, KeyLookup, LookupError, OpenJob, Opener, PageContext, PageError, PageHeader, PageKind, PageSize,
+    SealJob, Sealer, lookup_fn,
 };
 
 const KEY: [u8; 32] = [0x42; 32];
@@ -206,10 +207,12 @@ fn unknown_key_is_reported_with_its_id_and_a_removed_or_replaced_key_stops_openi
     let (_, page) = sealed(&sealer, PageKind::Data, PageSize::KIB_4, &ctx);
     let available = Arc::new(Mutex::new(Some(key)));
     let shared = Arc::clone(&available);
-    let opener = Opener::new(move |id: u32| if id == 5 { shared.lock().unwrap().clone() } else { None });
+    let opener = Opener::new(lookup_fn(move |id: u32| {
+        if id == 5 { shared.lock().unwrap().clone().ok_or(LookupError::Unknown) } else { Err(LookupError::Unknown) }
+    }));
     assert!(opener.open(&mut page.clone(), &ctx).is_ok());
     assert_eq!(opener.cached_subkeys(), 1);
-    assert!(opener.keys().key(5).is_some());
+    assert!(opener.keys().key(5).is_ok());
     // Destroy the key: the cached subkey must not keep opening its pages.
     *available.lock().unwrap() = None;
     assert_eq!(opener.open(&mut page.clone(), &ctx).unwrap_err(), PageError::UnknownKey { id: 5 });

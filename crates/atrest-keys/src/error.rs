@@ -53,6 +53,14 @@ pub enum KeyError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// An engine-defined scope name that cannot be used.
+    #[error("invalid scope name {name:?}: {reason}")]
+    InvalidScopeName {
+        /// The name.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
     /// The provider's master key of this id is not the one the keyring was written with.
     #[error(
         "master key {master_key:?} in key provider {provider} is not the key this keyring was written with; \
@@ -206,6 +214,9 @@ pub enum KeyError {
         /// What the store reported.
         reason: String,
     },
+    /// A data key's page cipher could not be built: `ATREST_BACKEND` names a backend this CPU cannot run.
+    #[error("cannot build the cipher of a data key: {0}")]
+    Cipher(#[source] atrest_core::BackendError),
     /// All `u32` data key ids were used; ids are never reused.
     #[error("the keyring has used every data key id; no new data key can be made")]
     KeyIdsExhausted,

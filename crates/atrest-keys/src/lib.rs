@@ -43,10 +43,12 @@ mod secret;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{KeyError, Result};
 pub use keyring::{
-    EntryInfo, KEYRING_FILE, KeyState, Keyring, KeyringOptions, MasterKeyRotation, ReferenceCheck, Scope,
+    EntryInfo, KEYRING_FILE, KeyState, Keyring, KeyringOptions, MasterKeyRotation, ReferenceCheck, Scope, ScopeName,
 };
 pub use provider::{
-    InsecureMemoryProvider, KeyProvider, LocalKeyFileProvider, Pkcs11Config, Pkcs11Provider, ProviderHealth,
-    RetryPolicy, Retrying, SimulatedFault, Sleeper, ThreadSleeper, default_key_file_path,
+    InsecureMemoryProvider, KeyProvider, LocalKeyFileProvider, ProviderHealth, RetryPolicy, Retrying, SimulatedFault,
+    Sleeper, ThreadSleeper, default_key_file_path,
 };
+#[cfg(feature = "pkcs11")]
+pub use provider::{Pkcs11Config, Pkcs11Provider};
 pub use secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};

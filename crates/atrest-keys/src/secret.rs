@@ -106,16 +106,7 @@ impl MasterKeyId {
     /// printable ASCII without spaces.
     pub fn new(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
-        let reason = if id.is_empty() {
-            Some("it is empty")
-        } else if id.len() > Self::MAX_LEN {
-            Some("it is longer than 64 bytes")
-        } else if !id.bytes().all(|b| b.is_ascii_graphic()) {
-            Some("only printable ASCII without spaces is allowed")
-        } else {
-            None
-        };
-        match reason {
+        match label_problem(&id, Self::MAX_LEN) {
             Some(reason) => Err(KeyError::InvalidMasterKeyId { master_key: id, reason }),
             None => Ok(MasterKeyId(id)),
         }
@@ -136,5 +127,19 @@ impl fmt::Debug for MasterKeyId {
 impl fmt::Display for MasterKeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// What is wrong with a label that is stored in the clear and shown in messages (a master-key id, a scope
+/// name): it must be 1 to `max` bytes of printable ASCII without spaces.
+pub(crate) fn label_problem(label: &str, max: usize) -> Option<&'static str> {
+    if label.is_empty() {
+        Some("it is empty")
+    } else if label.len() > max {
+        Some("it is too long")
+    } else if !label.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("only printable ASCII without spaces is allowed")
+    } else {
+        None
     }
 }

@@ -346,6 +346,7 @@ fn secrets_are_zeroized_on_drop_and_the_keyring_is_shareable() {
     zeroize_on_drop::<atrest_keys::DataKey>();
     zeroize_on_drop::<MasterKeyMaterial>();
     send_sync::<Keyring>();
+    #[cfg(feature = "pkcs11")]
     send_sync::<atrest_keys::Pkcs11Provider>();
     send_sync::<atrest_keys::LocalKeyFileProvider>();
 }

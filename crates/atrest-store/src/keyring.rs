@@ -59,14 +59,19 @@ impl KeySource for KeyringSource {
             .keyring
             .entries()
             .into_iter()
-            .map(|e| KeyInfo {
-                id: e.id,
-                scope: match e.scope {
+            .filter_map(|e| {
+                let scope = match e.scope {
                     Scope::Store => KeyScope::Store,
                     Scope::Collection(n) => KeyScope::Collection(n),
-                },
-                active: e.state == KeyState::Active,
-                destroyed: e.state == KeyState::Destroyed,
+                    // Scopes of other engines sharing the keyring are not the store's keys.
+                    Scope::Named(_) => return None,
+                };
+                Some(KeyInfo {
+                    id: e.id,
+                    scope,
+                    active: e.state == KeyState::Active,
+                    destroyed: e.state == KeyState::Destroyed,
+                })
             })
             .collect())
     }

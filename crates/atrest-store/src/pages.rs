@@ -22,7 +22,8 @@ use crate::error::{Result, StoreError};
 use crate::keys::{KeyScope, KeySource};
 use atrest_core::Xaes256Gcm;
 use atrest_core::page::{
-    KeyLookup, OpenJob, OpenedPage, Opener, PageContext, PageError, PageKind, PageSize, SealJob, Sealer,
+    KeyLookup, KeySourceError, LookupError, OpenJob, OpenedPage, Opener, PageContext, PageError, PageKind, PageSize,
+    SealJob, Sealer,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -86,20 +87,21 @@ pub(crate) struct KeyCache {
 pub(crate) struct SharedKeys(Arc<KeyCache>);
 
 impl KeyLookup for SharedKeys {
-    fn key(&self, id: u32) -> Option<Arc<Xaes256Gcm>> {
+    fn key(&self, id: u32) -> Result<Arc<Xaes256Gcm>, LookupError> {
         self.0.key(id)
     }
 }
 
 impl KeyCache {
-    fn key(&self, id: u32) -> Option<Arc<Xaes256Gcm>> {
+    fn key(&self, id: u32) -> Result<Arc<Xaes256Gcm>, LookupError> {
         if let Some(k) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            return Some(k.clone());
+            return Ok(k.clone());
         }
-        let bytes = self.source.key(id).ok().flatten()?;
-        let key = Arc::new(Xaes256Gcm::try_new(&bytes).ok()?);
+        let unavailable = |e| LookupError::Unavailable(KeySourceError::new(e));
+        let bytes = self.source.key(id).map_err(unavailable)?.ok_or(LookupError::Unknown)?;
+        let key = Arc::new(Xaes256Gcm::try_new(&bytes).map_err(|e| unavailable(StoreError::Keys(e.to_string())))?);
         self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(id, key.clone());
-        Some(key)
+        Ok(key)
     }
 }
 
@@ -160,7 +162,8 @@ impl PageCodec {
             return Ok(s.clone());
         }
         let id = self.keys.active(scope)?;
-        let key = self.lookup.key(id).ok_or_else(|| StoreError::Keys(format!("active key {id} is unavailable")))?;
+        let key =
+            self.lookup.key(id).map_err(|e| StoreError::Keys(format!("active key {id} is unavailable: {e:?}")))?;
         let sealer = Arc::new(Sealer::with_key(key, id)?);
         self.sealers.write().unwrap_or_else(|p| p.into_inner()).insert(scope, sealer.clone());
         Ok(sealer)

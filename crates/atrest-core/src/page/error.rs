@@ -4,6 +4,7 @@
 //! whether a file is from a newer version, holds a foreign page, or is simply corrupt. Authentication failure
 //! is the exception: one opaque variant, raised only after the body has been zeroed.
 
+use super::lookup::KeySourceError;
 use crate::error::{BackendError, SealError};
 
 /// Why a page could not be sealed or opened.
@@ -71,10 +72,25 @@ pub enum PageError {
         actual: usize,
     },
     /// The page names a key id the opener's key lookup does not know.
-    #[error("page is sealed under key id {id}, which is not available")]
+    #[error("page is sealed under key id {id}, which is unknown")]
     UnknownKey {
         /// The key id from the (unauthenticated) header.
         id: u32,
+    },
+    /// The page's key was destroyed: the page was crypto-shredded and can never be opened.
+    #[error("page is sealed under key id {id}, which was destroyed")]
+    KeyDestroyed {
+        /// The key id from the (unauthenticated) header.
+        id: u32,
+    },
+    /// The page's key exists but could not be had now: the key service is unreachable or the key's lease ran
+    /// out. Retrying later may succeed; `source` is the key service's own error.
+    #[error("key id {id} is unavailable: {source}")]
+    KeyUnavailable {
+        /// The key id from the (unauthenticated) header.
+        id: u32,
+        /// What the key service reported ([`KeySourceError::downcast_ref`] recovers its type).
+        source: KeySourceError,
     },
     /// The page is not authentic: wrong key, wrong place (file id, page number, context), or altered bytes.
     /// The body has been zeroed.

@@ -26,20 +26,25 @@
 //! ```
 //!
 //! Writers use a [`Sealer`] (random nonce prefix per writer epoch, counter per page); readers use an
-//! [`Opener`] (keys looked up by id, derived subkeys cached by key id and prefix). Both have batch forms that
-//! spread work over rayon threads.
+//! [`Opener`] (keys looked up by id through a [`KeyLookup`], derived subkeys cached by key id and prefix).
+//! Both have batch forms that spread work over rayon threads: the current pool, or one given explicitly
+//! ([`Sealer::seal_batch_in`], [`Opener::open_batch_in`]); engines with their own executor reserve nonces with
+//! [`Sealer::reserve`] and seal each page wherever they like. `atrest-keys` provides the keyring-backed lookup
+//! and sealers (`Keyring` implements [`KeyLookup`]).
 
 mod batch;
 mod error;
 pub mod format;
+mod lookup;
 mod opener;
 mod sealer;
 
 pub use batch::{MIN_PARALLEL_BYTES, OpenJob, SealJob};
 pub use error::{BatchError, PageError};
 pub use format::{HEADER_LEN, OVERHEAD, PAGE_TAG_LEN, PageHeader, PageKind, PageSize};
-pub use opener::{KeyLookup, OPENER_CACHE_CAPACITY, OpenedPage, Opener};
-pub use sealer::{MAX_EPOCH_PAGES, Sealer, seal_with_nonce};
+pub use lookup::{KeyLookup, KeySourceError, LookupError, LookupFn, lookup_fn};
+pub use opener::{OPENER_CACHE_CAPACITY, OpenedPage, Opener};
+pub use sealer::{MAX_EPOCH_PAGES, PageNonce, Sealer, seal_with_nonce};
 
 /// Where a page lives, bound into its authentication: a page moved to another file or page number, or
 /// written under another `extra` (e.g. a write generation), fails to open.

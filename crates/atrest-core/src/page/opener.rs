@@ -11,36 +11,12 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use super::PageContext;
 use super::error::PageError;
 use super::format::{Aad, HEADER_LEN, PageHeader, PageKind, PageSize};
+use super::lookup::{KeyLookup, LookupError};
 use crate::xaes::{XAES_NONCE_LEN, XAES_PREFIX_LEN};
 use crate::{Aes256Gcm, Xaes256Gcm};
 
 /// How many derived subkeys an [`Opener`] keeps by default; the least recently used is dropped first.
 pub const OPENER_CACHE_CAPACITY: usize = 256;
-
-/// Finds the data key for a key id. Implemented for closures and for maps from id to key.
-///
-/// The opener calls it on every open, so a key withdrawn here stops opening pages at once. Return the same
-/// `Arc` for the same key while it is available (keep built keys in a map): cached subkeys are tied to the key
-/// object they were derived from, so a lookup that builds a fresh key per call re-derives on every page.
-pub trait KeyLookup: Send + Sync {
-    /// The key with this id, or `None` if it is unknown or no longer available.
-    fn key(&self, id: u32) -> Option<Arc<Xaes256Gcm>>;
-}
-
-impl<F> KeyLookup for F
-where
-    F: Fn(u32) -> Option<Arc<Xaes256Gcm>> + Send + Sync,
-{
-    fn key(&self, id: u32) -> Option<Arc<Xaes256Gcm>> {
-        self(id)
-    }
-}
-
-impl KeyLookup for HashMap<u32, Arc<Xaes256Gcm>> {
-    fn key(&self, id: u32) -> Option<Arc<Xaes256Gcm>> {
-        self.get(&id).cloned()
-    }
-}
 
 /// A page that opened: its authenticated header fields and its plaintext body (inside the caller's buffer).
 /// `Debug` shows the body's length, never its bytes, so a logged page leaks no plaintext.
@@ -76,6 +52,8 @@ struct CacheEntry {
 struct SubkeyCache {
     capacity: usize,
     clock: u64,
+    /// The lookup's [`KeyLookup::revision`] the entries were derived under.
+    revision: u64,
     entries: HashMap<(u32, [u8; XAES_PREFIX_LEN]), CacheEntry>,
 }
 
@@ -102,7 +80,12 @@ impl<L: KeyLookup> Opener<L> {
         let capacity = capacity.max(1);
         Opener {
             keys,
-            cache: Mutex::new(SubkeyCache { capacity, clock: 0, entries: HashMap::with_capacity(capacity) }),
+            cache: Mutex::new(SubkeyCache {
+                capacity,
+                clock: 0,
+                revision: 0,
+                entries: HashMap::with_capacity(capacity),
+            }),
         }
     }
 
@@ -126,6 +109,7 @@ impl<L: KeyLookup> Opener<L> {
     ///
     /// # Errors
     /// A structural [`PageError`] naming the bad header field (nothing decrypted), [`PageError::UnknownKey`],
+    /// [`PageError::KeyDestroyed`], [`PageError::KeyUnavailable`],
     /// or the opaque [`PageError::Authentication`] (the body has been zeroed).
     pub fn open<'p>(&self, page: &'p mut [u8], ctx: &PageContext<'_>) -> Result<OpenedPage<'p>, PageError> {
         let prepared = self.prepare(page)?;
@@ -159,6 +143,15 @@ impl<L: KeyLookup> Opener<L> {
         super::batch::open_all(jobs, prepared)
     }
 
+    /// [`Opener::open_batch`] on the threads of `pool` instead of the current rayon pool.
+    pub fn open_batch_in<'p>(
+        &self,
+        pool: &rayon::ThreadPool,
+        jobs: &'p mut [super::OpenJob<'_>],
+    ) -> Vec<Result<OpenedPage<'p>, PageError>> {
+        pool.install(|| self.open_batch(jobs))
+    }
+
     /// Parses the header and finds the subkey: the part of opening that touches shared state.
     pub(crate) fn prepare(&self, page: &[u8]) -> Result<Prepared, PageError> {
         let header = PageHeader::parse(page)?;
@@ -168,11 +161,22 @@ impl<L: KeyLookup> Opener<L> {
 
     /// Looks the header's key up and returns the subkey for its nonce prefix, from the cache or derived now.
     fn subkey_for(&self, header: &PageHeader) -> Result<Arc<Aes256Gcm>, PageError> {
-        let parent = self.keys.key(header.key_id).ok_or(PageError::UnknownKey { id: header.key_id })?;
+        let id = header.key_id;
+        let parent = self.keys.key(id).map_err(|e| match e {
+            LookupError::Unknown => PageError::UnknownKey { id },
+            LookupError::Destroyed => PageError::KeyDestroyed { id },
+            LookupError::Unavailable(source) => PageError::KeyUnavailable { id, source },
+        })?;
         let prefix = prefix_of(header);
-        let cache_key = (header.key_id, prefix);
+        let cache_key = (id, prefix);
+        let revision = self.keys.revision();
         {
             let mut cache = self.lock();
+            if cache.revision != revision {
+                // A key was withdrawn: drop every derived subkey rather than work out which are stale.
+                cache.entries.clear();
+                cache.revision = revision;
+            }
             cache.clock += 1;
             let now = cache.clock;
             if let Some(entry) = cache.entries.get_mut(&cache_key)

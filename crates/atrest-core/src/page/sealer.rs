@@ -132,6 +132,25 @@ impl Sealer {
         super::batch::seal_all(jobs, &assigned, self.key_id).map_err(|(index, error)| BatchError { index, error })
     }
 
+    /// [`Sealer::seal_batch`] on the threads of `pool` instead of the current rayon pool.
+    ///
+    /// # Errors
+    /// As [`Sealer::seal_batch`].
+    pub fn seal_batch_in(&self, pool: &rayon::ThreadPool, jobs: &mut [super::SealJob<'_>]) -> Result<(), BatchError> {
+        pool.install(|| self.seal_batch(jobs))
+    }
+
+    /// Reserves the nonces of `n` pages now, to seal them later on any thread or executor: each
+    /// [`PageNonce`] seals exactly one page and is consumed doing so, so no nonce can be used twice. This is
+    /// the batch API for engines that schedule work themselves (an async runtime, their own thread pool).
+    ///
+    /// # Errors
+    /// [`PageError::Random`] if a new epoch was due and the OS RNG failed.
+    pub fn reserve(&self, n: usize) -> Result<Vec<PageNonce>, PageError> {
+        let key_id = self.key_id;
+        Ok(self.assign(n)?.into_iter().map(|assigned| PageNonce { assigned, key_id }).collect())
+    }
+
     /// Hands out `n` consecutive nonces under one lock, opening new epochs as needed.
     pub(crate) fn assign(&self, n: usize) -> Result<Vec<Assigned>, PageError> {
         let mut epoch = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
@@ -148,6 +167,47 @@ impl Sealer {
         nonce[XAES_NONCE_LEN - 8..].copy_from_slice(&epoch.next.to_be_bytes());
         epoch.next += 1;
         Ok(Assigned { subkey: Arc::clone(&epoch.subkey), nonce })
+    }
+}
+
+/// The nonce of one page, reserved by [`Sealer::reserve`]. `Send`, so it can travel to the thread that seals
+/// the page; sealing consumes it. A reservation dropped unused simply skips its nonce.
+pub struct PageNonce {
+    assigned: Assigned,
+    key_id: u32,
+}
+
+impl std::fmt::Debug for PageNonce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageNonce").field("key_id", &self.key_id).field("nonce", &self.assigned.nonce).finish()
+    }
+}
+
+impl PageNonce {
+    /// The key id the page will carry.
+    pub fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    /// The 24-byte nonce the page will carry (not secret: it is written into the header).
+    pub fn nonce(&self) -> [u8; XAES_NONCE_LEN] {
+        self.assigned.nonce
+    }
+
+    /// Seals `body` into `page` under this nonce; as [`Sealer::seal`].
+    ///
+    /// # Errors
+    /// As [`Sealer::seal`] (never [`PageError::Random`]); the nonce is spent either way.
+    pub fn seal(self, kind: PageKind, ctx: &PageContext<'_>, body: &[u8], page: &mut [u8]) -> Result<(), PageError> {
+        seal_assigned(&self.assigned, self.key_id, kind, ctx, Some(body), page)
+    }
+
+    /// Seals the body already in `page` in place under this nonce; as [`Sealer::seal_in_place`].
+    ///
+    /// # Errors
+    /// As [`PageNonce::seal`].
+    pub fn seal_in_place(self, kind: PageKind, ctx: &PageContext<'_>, page: &mut [u8]) -> Result<(), PageError> {
+        seal_assigned(&self.assigned, self.key_id, kind, ctx, None, page)
     }
 }
 

@@ -10,7 +10,7 @@ use atrest_core::{TAG_LEN, XAES_NONCE_LEN, XAES_PREFIX_LEN, Xaes256Gcm};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{KeyError, Result, random};
-use crate::secret::{DataKey, MasterKeyId};
+use crate::secret::{DataKey, MasterKeyId, label_problem};
 
 /// What a data key protects. Collections are named by an opaque number, never by their (secret) name: the
 /// keyring lies in the data directory and is readable by anyone who can read the disk.
@@ -21,6 +21,67 @@ pub enum Scope {
     Store,
     /// One collection, by its number in the store's catalog.
     Collection(u64),
+    /// A scope an engine defines for itself: a table, a tenant, a database file. Like collection numbers, the
+    /// name is stored in the clear, so it must not be secret (use a number rendered as text if it would be).
+    /// A keyring holding a named scope is written as format version 2.
+    Named(ScopeName),
+}
+
+/// The name of an engine-defined [`Scope::Named`]: 1 to [`ScopeName::MAX_LEN`] bytes of printable ASCII
+/// without spaces. Fixed-size, so a [`Scope`] stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScopeName {
+    len: u8,
+    bytes: [u8; ScopeName::MAX_LEN],
+}
+
+impl ScopeName {
+    /// Longest name accepted.
+    pub const MAX_LEN: usize = 48;
+
+    /// Checks and stores a name.
+    ///
+    /// # Errors
+    /// [`KeyError::InvalidScopeName`] when it is empty, longer than [`Self::MAX_LEN`], or holds anything but
+    /// printable ASCII without spaces.
+    pub fn new(name: &str) -> Result<ScopeName> {
+        if let Some(reason) = label_problem(name, Self::MAX_LEN) {
+            return Err(KeyError::InvalidScopeName { name: name.to_owned(), reason });
+        }
+        let mut bytes = [0u8; Self::MAX_LEN];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(ScopeName { len: name.len() as u8, bytes })
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("checked ASCII on construction")
+    }
+}
+
+impl std::fmt::Debug for ScopeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ScopeName({:?})", self.as_str())
+    }
+}
+
+impl std::fmt::Display for ScopeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ScopeName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ScopeName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        ScopeName::new(&name).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Where a data key is in its life.
@@ -86,7 +147,9 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The fixed metadata, given to the provider as associated data when wrapping:
-/// `"atrest-keyring-entry-v1" || id || scope || provider kind || master-key id || created`.
+/// `"atrest-keyring-entry-v1" || id || scope || provider kind || master-key id || created`, where the scope is
+/// `0` and 8 zero bytes (store), `1` and the number (collection), or `2` and the length-prefixed name (named).
+/// The first two encodings are those of format version 1, so its entries still verify.
 pub(crate) fn wrap_aad(info: &EntryInfo) -> Vec<u8> {
     let mut out = Vec::with_capacity(96);
     out.extend_from_slice(b"atrest-keyring-entry-v1");
@@ -96,6 +159,10 @@ pub(crate) fn wrap_aad(info: &EntryInfo) -> Vec<u8> {
         Scope::Collection(n) => {
             out.push(1);
             out.extend_from_slice(&n.to_be_bytes());
+        }
+        Scope::Named(name) => {
+            out.push(2);
+            put_str(&mut out, name.as_str());
         }
     }
     put_str(&mut out, &info.provider);

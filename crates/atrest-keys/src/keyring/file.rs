@@ -27,7 +27,10 @@ use crate::error::{KeyError, Result};
 use crate::secret::MasterKeyId;
 
 const FORMAT: &str = "atrest-keyring";
+/// Version 1: store and collection scopes. Version 2 adds named scopes; a keyring is written as version 1
+/// while it holds none, so older readers keep reading it, and version 1 files are always read.
 const VERSION: u32 = 1;
+const VERSION_NAMED_SCOPES: u32 = 2;
 const CHECKSUM_TAG: &str = "sha3-256 ";
 
 /// The decoded keyring.
@@ -82,7 +85,11 @@ struct EntryJson {
 pub(crate) fn encode(data: &KeyringData) -> Vec<u8> {
     let body = Body {
         format: FORMAT.to_owned(),
-        version: VERSION,
+        version: if data.entries.iter().any(|e| matches!(e.info.scope, Scope::Named(_))) {
+            VERSION_NAMED_SCOPES
+        } else {
+            VERSION
+        },
         provider: data.provider.clone(),
         master_key: data.master_key.to_string(),
         next_id: data.next_id,
@@ -133,7 +140,7 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<KeyringData> {
         return Err(corrupt("checksum mismatch: the file was damaged or partly written".to_owned()));
     }
     let body: Body = serde_json::from_slice(body).map_err(|e| corrupt(format!("undecodable body: {e}")))?;
-    if body.format != FORMAT || body.version != VERSION {
+    if body.format != FORMAT || !(VERSION..=VERSION_NAMED_SCOPES).contains(&body.version) {
         return Err(corrupt(format!("unknown format {:?} version {}", body.format, body.version)));
     }
     let master_id = |s: &str| MasterKeyId::new(s).map_err(|e| corrupt(e.to_string()));
@@ -153,6 +160,9 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<KeyringData> {
         let bad = |what: &str| corrupt(format!("entry {id}: {what}"));
         if id == 0 || id >= body.next_id || !ids.insert(id) {
             return Err(bad("id is zero, repeated, or not below next_id"));
+        }
+        if body.version < VERSION_NAMED_SCOPES && matches!(e.scope, Scope::Named(_)) {
+            return Err(bad("a named scope in a version 1 keyring"));
         }
         if e.state == KeyState::Active && !active.insert(e.scope) {
             return Err(bad("a second active key for the same scope"));

@@ -10,10 +10,14 @@ mod entry;
 mod file;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use atrest_core::Xaes256Gcm;
+use atrest_core::page::{KeyLookup, KeySourceError, LookupError, Sealer};
 use std::time::Duration;
 
-pub use entry::{EntryInfo, KeyState, Scope};
+pub use entry::{EntryInfo, KeyState, Scope, ScopeName};
 
 use self::cache::KeyCache;
 use self::entry::Entry;
@@ -84,6 +88,8 @@ pub struct Keyring {
     clock: Arc<dyn Clock>,
     options: KeyringOptions,
     state: Mutex<State>,
+    /// The cache's withdrawal counter (see [`KeyLookup::revision`]).
+    revision: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -93,6 +99,18 @@ impl std::fmt::Debug for Keyring {
 }
 
 impl Keyring {
+    fn assemble(
+        path: PathBuf,
+        provider: Arc<dyn KeyProvider>,
+        clock: Arc<dyn Clock>,
+        options: KeyringOptions,
+        data: KeyringData,
+    ) -> Keyring {
+        let cache = KeyCache::default();
+        let revision = cache.revision();
+        Keyring { path, provider, clock, options, state: Mutex::new(State { data, cache }), revision }
+    }
+
     /// The keyring file of `data_dir`.
     pub fn path_in(data_dir: &Path) -> PathBuf {
         data_dir.join(KEYRING_FILE)
@@ -135,8 +153,7 @@ impl Keyring {
             checks: [(master_key.clone(), check)].into(),
             entries: Vec::new(),
         };
-        let keyring =
-            Keyring { path, provider, clock, options, state: Mutex::new(State { data, cache: KeyCache::default() }) };
+        let keyring = Self::assemble(path, provider, clock, options, data);
         let data = keyring.lock().data.clone();
         keyring.persist(&data)?;
         Ok(keyring)
@@ -176,8 +193,7 @@ impl Keyring {
                 actual: provider.kind().to_owned(),
             });
         }
-        let keyring =
-            Keyring { path, provider, clock, options, state: Mutex::new(State { data, cache: KeyCache::default() }) };
+        let keyring = Self::assemble(path, provider, clock, options, data);
         {
             let mut state = keyring.lock();
             let now = keyring.clock.now_unix();
@@ -231,8 +247,48 @@ impl Keyring {
     /// Provider errors, [`KeyError::KeyringIo`]; nothing is returned for a key the keyring could not persist.
     pub fn active_key(&self, scope: Scope) -> Result<(u32, DataKey)> {
         let mut state = self.lock();
+        self.active_locked(&mut state, scope)
+    }
+
+    /// The page [`Sealer`] of `scope`'s active data key (made first if the scope has none), shared by every
+    /// caller until the key changes: after [`Keyring::rotate_data_key`] or [`Keyring::destroy`] this returns a
+    /// sealer of the new key. Ask for it per batch rather than keeping it, so writes follow rotation.
+    ///
+    /// The sealer is built from the keyring's own entry, so the key id written into each page is the id of
+    /// the key that sealed it, and it shares its key schedule with the keyring's [`KeyLookup`].
+    ///
+    /// # Errors
+    /// As [`Keyring::active_key`]; [`KeyError::Cipher`], [`KeyError::Random`].
+    pub fn sealer(&self, scope: Scope) -> Result<Arc<Sealer>> {
+        let mut state = self.lock();
+        let (id, _) = self.active_locked(&mut state, scope)?;
+        if let Some(sealer) = state.cache.sealer(scope, id) {
+            return Ok(sealer);
+        }
+        let cipher = Self::cipher_locked(&mut state, id)?;
+        let sealer = Arc::new(Sealer::with_key(cipher, id).map_err(|e| KeyError::Random(e.to_string()))?);
+        state.cache.set_sealer(scope, Arc::clone(&sealer));
+        Ok(sealer)
+    }
+
+    /// The page cipher of data key `id`, active or decrypt-only: the same object for as long as the key stays
+    /// in memory. This is what [`KeyLookup::key`] returns.
+    ///
+    /// # Errors
+    /// As [`Keyring::key`]; [`KeyError::Cipher`].
+    pub fn cipher(&self, id: u32) -> Result<Arc<Xaes256Gcm>> {
+        let mut state = self.lock();
+        self.cached_key(&mut state, id)?;
+        Self::cipher_locked(&mut state, id)
+    }
+
+    fn cipher_locked(state: &mut State, id: u32) -> Result<Arc<Xaes256Gcm>> {
+        state.cache.cipher(id).ok_or(KeyError::UnknownKey { key_id: id })?.map_err(KeyError::Cipher)
+    }
+
+    fn active_locked(&self, state: &mut State, scope: Scope) -> Result<(u32, DataKey)> {
         if let Some(id) = active_id(&state.data, scope) {
-            let key = self.cached_key(&mut state, id)?;
+            let key = self.cached_key(state, id)?;
             return Ok((id, key));
         }
         let mut data = state.data.clone();
@@ -272,6 +328,7 @@ impl Keyring {
         self.persist(&data)?;
         state.data = data;
         state.cache.insert(id, key.clone(), now);
+        self.revision.fetch_add(1, Ordering::Release);
         Ok((id, key))
     }
 
@@ -459,4 +516,23 @@ impl Keyring {
 
 fn active_id(data: &KeyringData, scope: Scope) -> Option<u32> {
     data.entries.iter().find(|e| e.info.scope == scope && e.info.state == KeyState::Active).map(|e| e.info.id)
+}
+
+/// The keyring as the key lookup of an [`Opener`](atrest_core::page::Opener): live keys open their pages,
+/// destroyed and unknown ids fail with their own errors, and any other failure (provider unreachable, lease
+/// run out, tampered entry) is reported as unavailable with the [`KeyError`] inside, typed. A destroyed key, a
+/// rotation and a key dropped after its lease change [`KeyLookup::revision`], so an opener drops the subkeys
+/// it derived at its next open.
+impl KeyLookup for Keyring {
+    fn key(&self, id: u32) -> std::result::Result<Arc<Xaes256Gcm>, LookupError> {
+        self.cipher(id).map_err(|e| match e {
+            KeyError::UnknownKey { .. } => LookupError::Unknown,
+            KeyError::KeyDestroyed { .. } => LookupError::Destroyed,
+            other => LookupError::Unavailable(KeySourceError::new(other)),
+        })
+    }
+
+    fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
+    }
 }

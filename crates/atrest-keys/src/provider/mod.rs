@@ -11,6 +11,7 @@
 
 mod local_file;
 mod memory;
+#[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod retry;
 mod xaes_wrap;
@@ -19,6 +20,7 @@ use std::fmt;
 
 pub use local_file::{LocalKeyFileProvider, default_key_file_path};
 pub use memory::{InsecureMemoryProvider, SimulatedFault};
+#[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Config, Pkcs11Provider};
 pub use retry::{RetryPolicy, Retrying, Sleeper, ThreadSleeper};
 
