@@ -6,7 +6,7 @@
 mod common;
 
 use atrest_core::backend::supported;
-use common::{aead_key, find, open, ring_suite, seal, tls12, tls13};
+use common::records::{aead_key, find, open, ring_suite, seal, tls12, tls13};
 use proptest::prelude::*;
 use rustls::crypto::cipher::{Iv, MessageDecrypter, MessageEncrypter};
 use rustls::{CipherSuite, ContentType, Error, ProtocolVersion, SupportedCipherSuite};
@@ -172,7 +172,8 @@ fn extracted_keys_name_the_right_algorithm() {
     for id in TLS12 {
         let s = tls12(find(suites, id));
         let len = s.aead_alg.key_block_shape().enc_key_len;
-        let secrets = s.aead_alg.extract_keys(aead_key(len, b"k"), &[1, 2, 3, 4], &[5, 6, 7, 8, 9, 10, 11, 12]).unwrap();
+        let secrets =
+            s.aead_alg.extract_keys(aead_key(len, b"k"), &[1, 2, 3, 4], &[5, 6, 7, 8, 9, 10, 11, 12]).unwrap();
         let iv = match secrets {
             rustls::ConnectionTrafficSecrets::Aes128Gcm { iv, .. } if len == 16 => iv,
             rustls::ConnectionTrafficSecrets::Aes256Gcm { iv, .. } if len == 32 => iv,

@@ -5,7 +5,7 @@
 mod common;
 
 use atrest_core::backend::supported;
-use common::{find, open, seal, tls13, traffic_key, unhex};
+use common::records::{find, open, seal, tls13, traffic_key, unhex};
 use rustls::{CipherSuite, ContentType, Error, ProtocolVersion};
 
 struct Vector {
