@@ -122,7 +122,7 @@ fn default_negotiation_between_two_atrest_peers() {
 #[test]
 fn unsupported_backend_is_refused_up_front() {
     for backend in atrest_core::backend::PRIORITY.into_iter().filter(|b| !b.is_supported()) {
-        let err = atrest_rustls::provider_with_backend(backend).err().expect("an unsupported backend was accepted");
+        let err = atrest_rustls::provider_with_backend(backend).expect_err("an unsupported backend was accepted");
         assert!(matches!(err, atrest_core::BackendError::Unsupported { .. }), "{err}");
     }
     // The portable backend always runs.

@@ -10,14 +10,9 @@ use rustls::Connection;
 /// 1.2 records of the same plaintext are 16 413 bytes, so they straddle these pieces differently.
 const PIECES: [usize; 10] = [1, 3, 5, 7, 700, 16_406, 16_413, 4096, 40_000, 123_457];
 
+#[derive(Default)]
 pub struct Pump {
     next: usize,
-}
-
-impl Default for Pump {
-    fn default() -> Self {
-        Pump { next: 0 }
-    }
 }
 
 impl Pump {
