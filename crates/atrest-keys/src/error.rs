@@ -37,6 +37,28 @@ pub enum KeyError {
         /// The provider.
         provider: String,
     },
+    /// The key service reports the master key in a state other than Active (pre-active, revoked,
+    /// compromised, destroyed), so it may neither wrap nor unwrap.
+    #[error(
+        "master key {master_key:?} in key provider {provider} is {state}, not active: it can no longer wrap or \
+         unwrap data keys; re-activate it on the key service, or rotate to an active master key"
+    )]
+    MasterKeyNotActive {
+        /// The master-key id.
+        master_key: String,
+        /// The provider.
+        provider: String,
+        /// The state the service reported.
+        state: String,
+    },
+    /// A provider configuration (such as a `kmip://` string, or the files it names) cannot be used.
+    #[error("key provider configuration {config}: {reason}")]
+    ProviderConfig {
+        /// The configuration as given.
+        config: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A master key with this id already exists, so it is not created again.
     #[error("master key {master_key:?} already exists in key provider {provider}")]
     MasterKeyExists {

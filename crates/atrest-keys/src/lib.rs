@@ -30,7 +30,8 @@
 //! assert_eq!(keyring.key(id).unwrap().expose_secret(), key.expose_secret());
 //! ```
 //!
-//! Providers: [`LocalKeyFileProvider`] (the embedded default), a PKCS#11 provider for HSMs, and
+//! Providers: [`LocalKeyFileProvider`] (the embedded default), a PKCS#11 provider for HSMs, a KMIP provider
+//! ([`KmipProvider`], built from a `kmip://` string by [`KmipProvider::from_url`]) for key servers, and
 //! [`InsecureMemoryProvider`] for tests. See `docs/keys.md` for the keyring format and rotation procedure.
 
 mod atomic;
@@ -49,6 +50,8 @@ pub use provider::{
     InsecureMemoryProvider, KeyProvider, LocalKeyFileProvider, ProviderHealth, RetryPolicy, Retrying, SimulatedFault,
     Sleeper, ThreadSleeper, default_key_file_path,
 };
+#[cfg(feature = "kmip")]
+pub use provider::{KmipConfig, KmipProvider, KmipWrapMethod, KmipWrapping};
 #[cfg(feature = "pkcs11")]
 pub use provider::{Pkcs11Config, Pkcs11Provider};
 pub use secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};

@@ -9,6 +9,8 @@
 //! Network providers (KMIP) fail with [`KeyError::ProviderUnreachable`] for anything a retry may fix; wrap a
 //! provider in [`Retrying`] to retry those with backoff.
 
+#[cfg(feature = "kmip")]
+mod kmip;
 mod local_file;
 mod memory;
 #[cfg(feature = "pkcs11")]
@@ -18,6 +20,8 @@ mod xaes_wrap;
 
 use std::fmt;
 
+#[cfg(feature = "kmip")]
+pub use kmip::{KmipConfig, KmipProvider, KmipWrapping, WrapMethod as KmipWrapMethod};
 pub use local_file::{LocalKeyFileProvider, default_key_file_path};
 pub use memory::{InsecureMemoryProvider, SimulatedFault};
 #[cfg(feature = "pkcs11")]
