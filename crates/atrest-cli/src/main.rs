@@ -463,11 +463,12 @@ fn info(s: Store) -> Result<(), String> {
     outln!("manifest generation: {}", st.generation);
     for c in &st.collections {
         outln!(
-            "collection {:?}: {} documents, {} attachments, {} index entries",
+            "collection {:?}: {} documents, {} index entries, runs: {} id map, {} index",
             c.name,
             c.documents,
-            c.attachments,
-            c.index_entries
+            c.index_entries,
+            c.id_runs,
+            c.index_runs
         );
     }
     outln!("keys: {}", st.key_source);

@@ -2,10 +2,10 @@
 //! bounded number of pages at a time. The chunks are written without a sync; the record that names them is
 //! committed (and synced) after the last chunk, so a crash mid-upload leaves only unreferenced pages.
 
-use crate::commit::Op;
+use crate::commit::{Mode, Op};
 use crate::error::{Result, StoreError};
-use crate::record::{Extent, Record};
-use crate::store::Store;
+use crate::log::record::{Extent, Record};
+use crate::store::Inner;
 use std::io::Read;
 
 /// Pages of attachment data written or read per step.
@@ -21,10 +21,10 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-impl Store {
+impl Inner {
     /// Stores the bytes of `input` as attachment `name` of document `id` (replacing one of that name).
     /// Durable on return; returns its length.
-    pub fn attach(&self, collection: &str, id: &str, name: &str, input: impl Read) -> Result<u64> {
+    pub(crate) fn attach(&self, collection: &str, id: &str, name: &str, input: impl Read) -> Result<u64> {
         check_name(name)?;
         let _m = self.maint_shared();
         self.attach_unlocked(collection, id, name, input, true)
@@ -50,7 +50,7 @@ impl Store {
             }
             len += buf.len() as u64;
             let full = buf.len() == step;
-            for x in self.submit(vec![Op::Chunks(coll, buf)], false)? {
+            for x in self.submit(vec![Op::Chunks(coll, buf)], false, Mode::Normal)? {
                 match extents.last_mut() {
                     Some(l) if l.seg == x.seg && l.first + u64::from(l.pages) == x.first => l.pages += x.pages,
                     _ => extents.push(x),
@@ -61,44 +61,41 @@ impl Store {
             }
         }
         let rec = Record::Attach { coll, id: id.to_owned(), name: name.to_owned(), len, extents };
-        self.submit(vec![Op::Rec(rec, Vec::new())], sync)?;
+        self.submit(vec![Op::Rec(rec, Vec::new())], sync, Mode::Normal)?;
         Ok(len)
     }
 
-    fn doc_coll(&self, collection: &str, id: &str) -> Result<u64> {
-        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let c = s.coll(collection)?;
-        if !c.docs.contains_key(id) {
-            return Err(StoreError::NoSuchDocument { collection: collection.to_owned(), id: id.to_owned() });
+    /// The collection's number and the entry of a live document, or `NoSuchDocument`.
+    fn doc_entry(&self, collection: &str, id: &str) -> Result<(u64, crate::collection::DocEntry)> {
+        match self.lookup(collection, id)? {
+            (n, Some(e)) => Ok((n, e)),
+            (_, None) => Err(StoreError::NoSuchDocument { collection: collection.to_owned(), id: id.to_owned() }),
         }
-        Ok(c.number)
+    }
+
+    fn doc_coll(&self, collection: &str, id: &str) -> Result<u64> {
+        self.doc_entry(collection, id).map(|e| e.0)
     }
 
     /// Names and lengths of a document's attachments.
-    pub fn attachments(&self, collection: &str, id: &str) -> Result<Vec<(String, u64)>> {
-        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let c = s.coll(collection)?;
-        let d = c
-            .docs
-            .get(id)
-            .ok_or_else(|| StoreError::NoSuchDocument { collection: collection.to_owned(), id: id.to_owned() })?;
-        Ok(d.attachments.iter().map(|(n, a)| (n.clone(), a.len)).collect())
+    pub(crate) fn attachments(&self, collection: &str, id: &str) -> Result<Vec<(String, u64)>> {
+        Ok(self.doc_entry(collection, id)?.1.attachments.iter().map(|(n, a)| (n.clone(), a.len)).collect())
     }
 
     /// Removes an attachment; whether it existed. Durable on return.
-    pub fn detach(&self, collection: &str, id: &str, name: &str) -> Result<bool> {
+    pub(crate) fn detach(&self, collection: &str, id: &str, name: &str) -> Result<bool> {
         let _m = self.maint_shared();
         if !self.attachments(collection, id)?.iter().any(|(n, _)| n == name) {
             return Ok(false);
         }
         let coll = self.doc_coll(collection, id)?;
         let rec = Record::Detach { coll, id: id.to_owned(), name: name.to_owned() };
-        self.submit(vec![Op::Rec(rec, Vec::new())], true)?;
+        self.submit(vec![Op::Rec(rec, Vec::new())], true, Mode::Normal)?;
         Ok(true)
     }
 
     /// A reader that streams attachment `name` of document `id`, or `None` if there is none.
-    pub fn attachment_reader<'a>(
+    pub(crate) fn attachment_reader<'a>(
         &'a self,
         collection: &str,
         id: &str,
@@ -118,9 +115,12 @@ impl Store {
         id: &str,
         name: &str,
     ) -> Result<AttachmentReader<'a>> {
-        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
         let none = || StoreError::NoSuchDocument { collection: collection.to_owned(), id: format!("{id} / {name}") };
-        let a = s.coll(collection)?.docs.get(id).and_then(|d| d.attachments.get(name)).ok_or_else(none)?;
+        let e = self.doc_entry(collection, id).map_err(|e| match e {
+            StoreError::NoSuchDocument { .. } => none(),
+            e => e,
+        })?;
+        let a = e.1.attachments.get(name).ok_or_else(none)?;
         Ok(AttachmentReader {
             store: self,
             collection: collection.to_owned(),
@@ -136,7 +136,7 @@ impl Store {
 /// Streams an attachment, opening [`STEP_PAGES`] pages at a time. A page that fails to open is an
 /// [`std::io::ErrorKind::InvalidData`] error wrapping the store's integrity error.
 pub struct AttachmentReader<'a> {
-    store: &'a Store,
+    store: &'a Inner,
     collection: String,
     extents: Vec<Extent>,
     remaining: u64,
@@ -172,12 +172,20 @@ impl AttachmentReader<'_> {
         let size = self.store.codec.size.bytes();
         for (i, page) in pages.chunks_exact(size).enumerate() {
             let body = &page[self.store.codec.size.body_range()];
-            let h = crate::pages::BodyHeader::read(body).map_err(|d| StoreError::Integrity {
+            let h = crate::pages::BodyHeader::read(body, atrest_core::page::PageKind::Attachment).map_err(|d| StoreError::Integrity {
                 collection: Some(self.collection.clone()),
-                file: self.store.storage.describe(&crate::log::seg_name(x.seg)),
+                file: self.store.storage.describe(&crate::files::seg_name(x.seg)),
                 offset: (first + i as u64) * size as u64,
                 detail: d.into(),
             })?;
+            if h.kind != atrest_core::page::PageKind::Attachment {
+                return Err(StoreError::Integrity {
+                    collection: Some(self.collection.clone()),
+                    file: self.store.storage.describe(&crate::files::seg_name(x.seg)),
+                    offset: (first + i as u64) * size as u64,
+                    detail: format!("attachment extent points at a {:?} page", h.kind),
+                });
+            }
             let take = (h.used as u64).min(self.remaining) as usize;
             self.buf.extend_from_slice(&body[crate::pages::BODY_HEADER..crate::pages::BODY_HEADER + take]);
             self.remaining -= take as u64;

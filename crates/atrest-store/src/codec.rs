@@ -34,6 +34,20 @@ impl Enc {
     pub(crate) fn str(&mut self, v: &str) -> &mut Self {
         self.bytes(v.as_bytes())
     }
+    /// An unsigned LEB128 integer (7 bits a byte, low bits first).
+    pub(crate) fn varint(&mut self, mut v: u64) -> &mut Self {
+        while v >= 0x80 {
+            self.buf.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+        self
+    }
+    /// Raw bytes, no length.
+    pub(crate) fn raw(&mut self, v: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(v);
+        self
+    }
     pub(crate) fn finish(self) -> Vec<u8> {
         self.buf
     }
@@ -81,6 +95,27 @@ impl<'a> Dec<'a> {
         let mut b = [0u8; 8];
         b.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(b))
+    }
+    /// An unsigned LEB128 integer of at most ten bytes.
+    pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = self.u8()?;
+            if i == 9 && b > 1 {
+                return Err(self.err("varint overflows 64 bits"));
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(self.err("varint longer than ten bytes"))
+    }
+    /// A varint length, checked against the bytes left, then that many bytes.
+    pub(crate) fn var_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.varint()?;
+        let n = usize::try_from(n).map_err(|_| self.err("length exceeds memory"))?;
+        self.take(n)
     }
     pub(crate) fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let n = self.u32()? as usize;
@@ -138,6 +173,19 @@ mod tests {
             })();
             assert_eq!(r.unwrap_err().problem, "truncated");
         }
+    }
+
+    #[test]
+    fn varints_round_trip_and_refuse_overflow() {
+        for v in [0u64, 1, 127, 128, 300, 1 << 35, u64::MAX] {
+            let mut e = Enc::new();
+            e.varint(v);
+            let b = e.finish();
+            assert_eq!(Dec::new(&b, "t").varint().unwrap(), v);
+            assert!(Dec::new(&b[..b.len() - 1], "t").varint().is_err());
+        }
+        assert!(Dec::new(&[0xff; 10], "t").varint().is_err());
+        assert!(Dec::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], "t").varint().is_err());
     }
 
     #[test]

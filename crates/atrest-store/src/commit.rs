@@ -1,15 +1,15 @@
 //! Group commit: callers queue their operations; one of them becomes the leader, packs everything queued
 //! into page runs, seals them as batches across threads, writes each batch with one large write, syncs once,
-//! applies the operations to the in-memory state and only then wakes the callers. No caller is told "done"
-//! before its bytes are durable; after a failed write the store is poisoned (fjall's `Poisoned`).
+//! applies the operations to the collections' buffers and only then wakes the callers. No caller is told
+//! "done" before its bytes are durable; after a failed write, or a panic of the leader, the store is
+//! poisoned (fjall's `Poisoned`) and refuses writes until it is reopened.
 
 use crate::error::{Result, StoreError};
-use crate::index::AttEntry;
-use crate::json::IndexKey;
 use crate::keys::KeyScope;
-use crate::log::BatchBuf;
-use crate::record::{Extent, Loc, Record};
-use crate::store::{State, Store};
+use crate::log::batch::BatchBuf;
+use crate::log::record::{Extent, Loc, Record};
+use crate::log::writer::LogWriter;
+use crate::store::Inner;
 use atrest_core::page::PageKind;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,10 +17,19 @@ use std::sync::{Arc, Mutex};
 /// One operation to commit.
 #[derive(Debug)]
 pub(crate) enum Op {
-    /// A record, with the index keys of a Put.
-    Rec(Record, Vec<IndexKey>),
+    /// A record, with the index hashes of a Put (sorted, distinct).
+    Rec(Record, Vec<u64>),
     /// Attachment bytes of a collection, stored as chunk pages; their extents are returned.
     Chunks(u64, Vec<u8>),
+}
+
+/// How the records of a commit change the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Ordinary writes.
+    Normal,
+    /// `rekey` rewriting documents as they are: only their locations change.
+    Rewrite,
 }
 
 type Slot = Arc<Mutex<Option<Result<Vec<Extent>, String>>>>;
@@ -28,6 +37,7 @@ type Slot = Arc<Mutex<Option<Result<Vec<Extent>, String>>>>;
 pub(crate) struct Job {
     ops: Vec<Op>,
     sync: bool,
+    mode: Mode,
     slot: Slot,
 }
 
@@ -40,17 +50,25 @@ pub(crate) struct Queue {
 
 /// Where an op's output lands once its batch is placed.
 enum Placed {
-    Rec { page: usize, offset: usize, len: usize, rec: Record, keys: Vec<IndexKey> },
+    Rec { page: usize, offset: usize, len: usize, rec: Record, hashes: Vec<u64> },
     Chunk { job: usize, first: usize, pages: usize },
 }
 
-impl Store {
+/// A durable record with where it lies, ready to be applied.
+pub(crate) struct Applied {
+    pub(crate) loc: Loc,
+    pub(crate) rec: Record,
+    pub(crate) hashes: Vec<u64>,
+    pub(crate) mode: Mode,
+}
+
+impl Inner {
     /// Commits `ops` durably (if `sync`) and returns the extents of any chunk ops.
-    pub(crate) fn submit(&self, ops: Vec<Op>, sync: bool) -> Result<Vec<Extent>> {
+    pub(crate) fn submit(&self, ops: Vec<Op>, sync: bool, mode: Mode) -> Result<Vec<Extent>> {
         self.check_poison()?;
         let slot: Slot = Arc::new(Mutex::new(None));
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.pending.push(Job { ops, sync, slot: slot.clone() });
+        q.pending.push(Job { ops, sync, mode, slot: slot.clone() });
         loop {
             if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 return r.map_err(|cause| StoreError::Poisoned { cause });
@@ -69,18 +87,23 @@ impl Store {
         }
     }
 
-    pub(crate) fn check_poison(&self) -> Result<()> {
-        match &*self.poison.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(cause) => Err(StoreError::Poisoned { cause: cause.clone() }),
-            None => Ok(()),
-        }
-    }
-
     fn lead(&self, jobs: Vec<Job>) {
         let slots: Vec<Slot> = jobs.iter().map(|j| j.slot.clone()).collect();
         // On the leader's own thread, never in the pool: `write_jobs` waits for the writer lock, and whoever
-        // holds it may be waiting for the pool (see `Store::in_pool`). Sealing goes to the pool by itself.
-        let result = self.check_poison().and_then(|()| self.write_jobs(jobs));
+        // holds it may be waiting for the pool (see `Inner::in_pool`). Sealing goes to the pool by itself.
+        // A panic must not leave the leader flag set with every later writer waiting for it: it poisons the
+        // store instead, and every caller of this commit gets the error.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.check_poison().and_then(|()| self.write_jobs(jobs))
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(StoreError::Poisoned { cause: format!("the commit leader panicked: {what}") })
+        });
         match result {
             Ok(extents) => {
                 for (slot, ext) in slots.iter().zip(extents) {
@@ -92,8 +115,7 @@ impl Store {
                     StoreError::Poisoned { cause } => cause,
                     e => e.to_string(),
                 };
-                let mut p = self.poison.lock().unwrap_or_else(|p| p.into_inner());
-                p.get_or_insert_with(|| cause.clone());
+                self.set_poison(cause.clone());
                 for slot in &slots {
                     *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(cause.clone()));
                 }
@@ -103,74 +125,72 @@ impl Store {
 
     /// Packs, seals, writes and syncs the jobs, then applies them. Returns each job's chunk extents.
     fn write_jobs(&self, jobs: Vec<Job>) -> Result<Vec<Vec<Extent>>> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.maybe_rotate(&writer)?;
+        let mut writer = self.lock_writer();
+        self.maybe_rotate(&mut writer)?;
         let sync = jobs.iter().any(|j| j.sync);
         let mut out: Vec<Vec<Extent>> = vec![Vec::new(); jobs.len()];
         // Group by collection, keeping each collection's order, so each collection gets one run of pages.
         // Operations on a collection dropped since they were queued are dropped too (as if they had run just
         // before the drop), so no page is ever sealed for a collection whose keys are gone.
-        let live: std::collections::BTreeSet<u64> =
-            self.state.read().unwrap_or_else(|p| p.into_inner()).colls.keys().copied().collect();
-        // Counted first, so each collection's list is allocated once rather than regrown (and its
-        // operations moved) as it fills.
+        let live: std::collections::BTreeSet<u64> = self.read_state().colls.keys().copied().collect();
         let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
         for op in jobs.iter().flat_map(|j| &j.ops) {
             *counts.entry(op_coll(op)).or_default() += 1;
         }
         let ops_total: usize = counts.values().sum();
-        let mut by_coll: BTreeMap<u64, Vec<(usize, Op)>> =
+        let mut by_coll: BTreeMap<u64, Vec<(usize, Mode, Op)>> =
             counts.into_iter().filter(|(c, _)| live.contains(c)).map(|(c, n)| (c, Vec::with_capacity(n))).collect();
         for (j, job) in jobs.into_iter().enumerate() {
             for op in job.ops {
                 if let Some(list) = by_coll.get_mut(&op_coll(&op)) {
-                    list.push((j, op));
+                    list.push((j, job.mode, op));
                 }
             }
         }
-        let total: usize = by_coll.values().flatten().map(|(_, op)| op_bytes(op)).sum();
+        let total: usize = by_coll.values().flatten().map(|(_, _, op)| op_bytes(op)).sum();
         // Overlap writing with sealing only when the commit spans several batches.
         let overlap = total > self.cfg.batch_bytes;
-        let mut applied: Vec<(Loc, Record, Vec<IndexKey>)> = Vec::with_capacity(ops_total);
+        let mut applied: Vec<Applied> = Vec::with_capacity(ops_total);
         // Room for a full batch plus one page, so a batch never grows its buffer.
         let cap = self.cfg.batch_bytes + self.codec.size.bytes();
         let mut batch = BatchBuf::new(&self.codec, writer.spare.pop(), cap);
-        let mut placed: Vec<Placed> = Vec::with_capacity(ops_total);
+        let mut placed: Vec<(Mode, Placed)> = Vec::with_capacity(ops_total);
         let mut seg_keys: Vec<(u64, u32)> = Vec::new();
         let mut written = 0u64;
-        let mut flush = |batch: &mut BatchBuf, placed: &mut Vec<Placed>, w: &mut crate::log::LogWriter| -> Result<()> {
-            if batch.pages() == 0 {
-                return Ok(());
-            }
-            let seq = self.next_batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            batch.finish(seq, w.synced);
-            written += batch.bytes() as u64;
-            let full = std::mem::replace(batch, BatchBuf::new(&self.codec, Some(Default::default()), 0));
-            let (seg, base, keys, back) =
-                w.append(&*self.storage, &self.codec, full, &mut || self.alloc_file_id(), overlap)?;
-            *batch = BatchBuf::new(&self.codec, back.or_else(|| w.spare.pop()), cap);
-            w.appended = seq;
-            seg_keys.extend(keys.into_iter().map(|k| (seg, k)));
-            for p in placed.drain(..) {
-                match p {
-                    Placed::Rec { page, offset, len, rec, keys, .. } => {
-                        let loc = Loc { seg, page: base + page as u64, offset: offset as u32, len: len as u32 };
-                        applied.push((loc, rec, keys));
-                    }
-                    Placed::Chunk { job, first, pages } => {
-                        let ext = Extent { seg, first: base + first as u64, pages: pages as u32 };
-                        merge_extent(&mut out[job], ext);
+        let mut flush =
+            |batch: &mut BatchBuf, placed: &mut Vec<(Mode, Placed)>, w: &mut LogWriter| -> Result<()> {
+                if batch.pages() == 0 {
+                    return Ok(());
+                }
+                let seq = self.next_batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                batch.finish(seq, w.synced);
+                written += batch.bytes() as u64;
+                let full = std::mem::replace(batch, BatchBuf::new(&self.codec, Some(Default::default()), 0));
+                let (seg, base, keys, back) =
+                    w.append(&*self.storage, &self.codec, full, &mut || self.alloc_file_id(), overlap)?;
+                *batch = BatchBuf::new(&self.codec, back.or_else(|| w.spare.pop()), cap);
+                w.appended = seq;
+                seg_keys.extend(keys.into_iter().map(|k| (seg, k)));
+                for (mode, p) in placed.drain(..) {
+                    match p {
+                        Placed::Rec { page, offset, len, rec, hashes } => {
+                            let loc = Loc { seg, page: base + page as u64, offset: offset as u32, len: len as u32 };
+                            applied.push(Applied { loc, rec, hashes, mode });
+                        }
+                        Placed::Chunk { job, first, pages } => {
+                            let ext = Extent { seg, first: base + first as u64, pages: pages as u32 };
+                            merge_extent(&mut out[job], ext);
+                        }
                     }
                 }
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         // One head buffer for every record: no allocation per document.
         let mut head = Vec::new();
         for (coll, ops) in by_coll {
-            for (job, op) in ops {
+            for (job, mode, op) in ops {
                 match op {
-                    Op::Rec(rec, keys) => {
+                    Op::Rec(rec, hashes) => {
                         let tail = rec.parts_into(&mut head);
                         let len = head.len() + tail.len();
                         if batch.current() != Some((KeyScope::Collection(coll), PageKind::Data)) {
@@ -179,7 +199,7 @@ impl Store {
                         let (page, offset) = batch.pos();
                         batch.push(&head);
                         batch.push(tail);
-                        placed.push(Placed::Rec { page, offset, len, rec, keys });
+                        placed.push((mode, Placed::Rec { page, offset, len, rec, hashes }));
                     }
                     Op::Chunks(_, data) => {
                         let cap = self.codec.payload_cap();
@@ -188,7 +208,7 @@ impl Store {
                                 batch.begin(KeyScope::Collection(coll), PageKind::Attachment);
                             }
                             let first = batch.push_chunk(chunk);
-                            placed.push(Placed::Chunk { job, first, pages: 1 });
+                            placed.push((mode, Placed::Chunk { job, first, pages: 1 }));
                             if batch.bytes() >= self.cfg.batch_bytes {
                                 flush(&mut batch, &mut placed, &mut writer)?;
                             }
@@ -207,26 +227,37 @@ impl Store {
         if sync {
             writer.sync(&*self.storage)?;
         }
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        for (seg, key) in seg_keys {
-            state.seg_keys.entry(seg).or_default().insert(key);
-        }
-        for (loc, rec, keys) in applied {
-            apply(&mut state, loc, rec, keys);
-        }
-        state.since_checkpoint += written;
-        // A checkpoint rewrites the index of every changed collection, so wait for at least a few times the
-        // index's size in new log: the cost of checkpoints then stays a fixed share of the bytes ingested,
-        // however large the store grows.
-        let index_bytes: u64 =
-            state.colls.values().map(|c| c.index_pages).sum::<u64>() * self.codec.size.bytes() as u64;
-        if state.since_checkpoint >= self.cfg.checkpoint_bytes.max(index_bytes.saturating_mul(4)) {
-            // These writes are durable and applied whatever happens to the checkpoint: acknowledge them, and
-            // let a failed checkpoint poison the store for the writes that follow.
-            let r = self.checkpoint_locked(&mut state, &writer);
+        self.apply_batch(applied, &seg_keys, written)?;
+        // The writes are durable and applied whatever happens to a checkpoint now: acknowledge them, and let a
+        // failed checkpoint poison the store for the writes that follow.
+        if self.checkpoint_due() {
+            let r = self.checkpoint_locked(&mut writer);
             let _ = self.poison_on_err(r);
         }
         Ok(out)
+    }
+
+    /// Applies durable records (in log order) to the live collections: looks up what each replaces, then
+    /// changes the buffers under the state lock, briefly.
+    pub(crate) fn apply_batch(&self, applied: Vec<Applied>, seg_keys: &[(u64, u32)], written: u64) -> Result<()> {
+        let changes = self.plan_changes(applied, &crate::apply::Target::Live)?;
+        let mut state = self.write_state();
+        for &(seg, key) in seg_keys {
+            state.seg_keys.entry(seg).or_default().insert(key);
+        }
+        for (coll, ch) in changes {
+            if let Some(c) = state.colls.get_mut(&coll) {
+                ch.apply_to(&mut c.lsm, &mut c.docs);
+            }
+        }
+        state.since_checkpoint += written;
+        Ok(())
+    }
+
+    /// Whether the buffers or the log since the checkpoint have grown enough to checkpoint.
+    fn checkpoint_due(&self) -> bool {
+        let s = self.read_state();
+        s.mem_bytes() >= self.cfg.memtable_bytes || s.since_checkpoint >= self.cfg.checkpoint_bytes
     }
 }
 
@@ -248,7 +279,7 @@ fn op_bytes(op: &Op) -> usize {
 }
 
 /// Appends `ext` to `list`, merging it into the last extent when they are adjacent.
-fn merge_extent(list: &mut Vec<Extent>, ext: Extent) {
+pub(crate) fn merge_extent(list: &mut Vec<Extent>, ext: Extent) {
     if let Some(last) = list.last_mut()
         && last.seg == ext.seg
         && last.first + u64::from(last.pages) == ext.first
@@ -257,17 +288,4 @@ fn merge_extent(list: &mut Vec<Extent>, ext: Extent) {
         return;
     }
     list.push(ext);
-}
-
-/// Applies one durable record to the in-memory state (also used by recovery).
-pub(crate) fn apply(state: &mut State, loc: Loc, rec: Record, keys: Vec<IndexKey>) {
-    let Some(c) = state.colls.get_mut(&rec.coll()) else { return };
-    match rec {
-        Record::Put { id, .. } => c.put(id, loc, keys),
-        Record::Delete { id, .. } => {
-            c.delete(&id);
-        }
-        Record::Attach { id, name, len, extents, .. } => c.attach(&id, name, AttEntry { len, extents }),
-        Record::Detach { id, name, .. } => c.detach(&id, &name),
-    }
 }

@@ -22,9 +22,17 @@ pub struct StoreConfig {
     pub segment_bytes: u64,
     /// A commit batch is cut into writes of at most this size (one aligned write each). Default 8 MiB.
     pub batch_bytes: usize,
-    /// The index is checkpointed once this much log (and at least four times the index's size) was written
-    /// since the last checkpoint. Default 256 MiB.
+    /// A checkpoint (the buffers become runs; replay after a crash starts there) happens at the latest once
+    /// this much log was written since the last one. Default 256 MiB.
     pub checkpoint_bytes: u64,
+    /// The in-memory buffers of all collections' id maps and indexes together are written out as runs once
+    /// they hold this much. Default 64 MiB.
+    pub memtable_bytes: usize,
+    /// The cache of opened pages (index runs, filters, documents read by `get`). Default 256 MiB.
+    pub cache_bytes: usize,
+    /// Who this process is, recorded in the data directory's lock so that a second opener's error can name
+    /// it (e.g. `atrest serve https://127.0.0.1:8443`). The process id is added.
+    pub owner: String,
     /// Id and document size limits.
     pub limits: Limits,
     /// Threads used to seal and open batches (0: one per core).
@@ -47,6 +55,11 @@ impl StoreConfig {
             segment_bytes: 64 << 20,
             batch_bytes: 8 << 20,
             checkpoint_bytes: 256 << 20,
+            memtable_bytes: 64 << 20,
+            cache_bytes: 256 << 20,
+            owner: std::env::args().next().map_or_else(|| "a program".to_owned(), |a| {
+                std::path::Path::new(&a).file_name().map_or(a.clone(), |f| f.to_string_lossy().into_owned())
+            }),
             limits: Limits::default(),
             threads: 0,
             store_id: None,
@@ -61,6 +74,12 @@ impl StoreConfig {
         }
         if self.batch_bytes < self.page_size.bytes() {
             return Err(StoreError::Config("batch_bytes must hold at least one page".into()));
+        }
+        if self.memtable_bytes < 64 << 10 {
+            return Err(StoreError::Config("memtable_bytes must be at least 64 KiB".into()));
+        }
+        if self.cache_bytes < 1 << 20 {
+            return Err(StoreError::Config("cache_bytes must be at least 1 MiB".into()));
         }
         if self.limits.max_id_len == 0 || self.limits.max_id_len > 64 << 10 {
             return Err(StoreError::Config("max_id_len must be 1 to 65536 bytes".into()));

@@ -2,11 +2,14 @@
 //! panic or allocate without bound. (Inputs come from authenticated pages, so this guards against bugs and
 //! format drift rather than attackers; page parsing itself is fuzzed in atrest-core.)
 
-use crate::index::Collection;
-use crate::json::{IndexKey, IndexPolicy};
+use crate::collection::{AttEntry, DocEntry};
+use crate::index::reader::decode_block;
+use crate::index::run::{RunKind, RunMeta};
+use crate::json::IndexPolicy;
+use crate::log::record::{Extent, Loc, Record};
 use crate::manifest::{CatalogEntry, Manifest, SegmentMeta};
 use crate::pages::BodyHeader;
-use crate::record::{Extent, Loc, Record};
+use atrest_core::page::PageKind;
 
 struct Rng(u64);
 
@@ -29,25 +32,28 @@ fn samples() -> Vec<Vec<u8>> {
     };
     let (head, tail) = attach.parts();
     let rec = [head, tail.to_vec()].concat()[4..].to_vec();
-    let mut c = Collection::new(1, "c".into(), IndexPolicy::All);
-    c.put(
-        "a".into(),
-        Loc { seg: 1, page: 0, offset: 0, len: 9 },
-        vec![IndexKey { pointer: "/x".into(), value: "1".into() }],
-    );
+    let entry = DocEntry {
+        loc: Loc { seg: 1, page: 0, offset: 0, len: 9 },
+        attachments: [("pic".to_owned(), AttEntry { len: 5, extents: vec![Extent { seg: 1, first: 4, pages: 1 }] })]
+            .into(),
+    };
     let m = Manifest {
         segments: vec![SegmentMeta { id: 1, keys: [1, 2].into() }],
         catalog: vec![CatalogEntry {
             number: 1,
             name: "c".into(),
             policy: IndexPolicy::Paths(vec!["/a".into()]),
-            index_file: 3,
-            index_pages: 1,
+            hash_key: [9; 16],
+            docs: 3,
+            runs: vec![RunMeta { id: 3, kind: RunKind::Ids, entries: 2, pages: 3, key_id: 2 }],
         }],
+        meta: [("tokens".to_owned(), vec![1, 2, 3])].into(),
         ..Manifest::default()
     };
     let (mb, cb) = m.encode();
-    vec![rec, c.encode(), mb, cb]
+    // A data block of two entries: count, then (key length, value length, key, value) each.
+    let block = [&2u32.to_le_bytes()[..], &[1, 2], b"a", b"xy", &[1, 0], b"b"].concat();
+    vec![rec, entry.encode(), mb, cb, block]
 }
 
 #[test]
@@ -70,12 +76,15 @@ fn decoders_reject_garbage_without_panicking() {
             _ => input.truncate((rng.next() as usize) % (input.len() + 1)),
         }
         let _ = Record::decode(&input);
-        let _ = Collection::new(1, "c".into(), IndexPolicy::All).decode_into(&input);
+        let _ = DocEntry::decode(&input);
         let _ = Manifest::decode(&input, &input);
-        let _ = BodyHeader::read(&input);
+        let _ = BodyHeader::read(&input, PageKind::Data);
+        let _ = decode_block(&input, b"a", None);
     }
     // The unmutated samples do decode.
     assert!(Record::decode(&good[0]).is_ok());
-    assert!(Collection::new(1, "c".into(), IndexPolicy::All).decode_into(&good[1]).is_ok());
-    assert!(Manifest::decode(&good[2], &good[3]).is_ok());
+    assert!(DocEntry::decode(&good[1]).unwrap().is_some());
+    assert_eq!(Manifest::decode(&good[2], &good[3]).unwrap().catalog[0].runs[0].entries, 2);
+    assert_eq!(decode_block(&good[4], b"a", Some(b"c")).unwrap().len(), 2);
+    assert!(decode_block(&good[4], b"a", Some(b"b")).is_err(), "a key past the next block's first key");
 }

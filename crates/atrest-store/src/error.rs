@@ -45,6 +45,18 @@ pub enum StoreError {
         /// The file that was expected.
         file: &'static str,
     },
+    /// Another process owns the data directory (it holds the directory's lock). Nothing was changed.
+    #[error(
+        "the store in {dir} is in use by another process ({}); one process owns a data directory at a time: \
+         stop it, or send the command through it",
+        if holder.is_empty() { "it has not said who it is" } else { holder.as_str() }
+    )]
+    InUse {
+        /// The data directory.
+        dir: String,
+        /// What the owner recorded about itself: its pid and command (and the URL of a server).
+        holder: String,
+    },
     /// A store already exists where one was to be created.
     #[error("a store already exists in {dir}")]
     AlreadyExists {
@@ -99,6 +111,12 @@ pub enum StoreError {
         /// The name given.
         name: String,
     },
+    /// A collection of this name exists already.
+    #[error("collection {name:?} already exists")]
+    CollectionExists {
+        /// The name.
+        name: String,
+    },
     /// No collection has this name.
     #[error("no collection named {name:?}")]
     NoSuchCollection {
@@ -141,9 +159,10 @@ pub enum StoreError {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The key service or keyring failed.
+    /// The key service or keyring failed: a key service that does not answer, a wrong PIN, a tampered
+    /// keyring. Not an integrity error: the data may be fine.
     #[error("keys: {0}")]
-    Keys(String),
+    Keys(#[from] atrest_keys::KeyError),
     /// A page could not be sealed (a backend or RNG failure).
     #[error("sealing a page failed: {0}")]
     Seal(#[from] atrest_core::page::PageError),

@@ -143,6 +143,13 @@ pub fn canonical_scalar(value: &Value) -> Result<String, StoreError> {
     }
 }
 
+/// The canonical index text of the scalar at `pointer` in `doc`, if there is one (to check an index
+/// candidate against its document).
+pub fn canonical_at(doc: &[u8], pointer: &str) -> Option<String> {
+    let v: Value = serde_json::from_slice(doc).ok()?;
+    canonical_scalar(v.pointer(pointer)?).ok()
+}
+
 /// Emits the index keys of a value while it is deserialised.
 struct Walker<'a> {
     path: &'a mut String,

@@ -33,7 +33,7 @@ fn scope(s: KeyScope) -> Scope {
 }
 
 fn keys_err(e: atrest_keys::KeyError) -> StoreError {
-    StoreError::Keys(e.to_string())
+    StoreError::Keys(e)
 }
 
 impl KeySource for KeyringSource {

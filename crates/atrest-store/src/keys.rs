@@ -66,7 +66,7 @@ impl MemoryKeys {
 
     fn create(map: &mut KeyTable, scope: KeyScope) -> Result<u32> {
         let mut bytes = Zeroizing::new([0u8; 32]);
-        getrandom::fill(&mut bytes[..]).map_err(|e| crate::StoreError::Keys(format!("OS RNG: {e}")))?;
+        getrandom::fill(&mut bytes[..]).map_err(|e| atrest_keys::KeyError::Random(e.to_string()))?;
         for (info, _) in map.values_mut() {
             if info.scope == scope {
                 info.active = false;

@@ -19,14 +19,17 @@
 //!
 //! File layout, record framing and recovery are described in docs/design.md ("Store").
 
-mod aligned;
+mod api;
+mod apply;
 mod attach;
 mod codec;
+mod collection;
 mod commit;
 mod config;
 #[cfg(test)]
 mod decode_tests;
 mod error;
+pub mod files;
 mod index;
 mod json;
 mod keyring;
@@ -34,11 +37,12 @@ mod keys;
 mod log;
 mod maint;
 mod manifest;
+mod merger;
+mod migrate;
+mod open;
 mod pages;
-mod pipe;
 mod read;
-mod record;
-mod recover;
+mod reindex;
 pub mod snapshot;
 mod stats;
 pub mod storage;
@@ -49,12 +53,13 @@ pub use attach::{AttachmentReader, MAX_ATTACHMENT_NAME};
 pub use codec::DecodeError;
 pub use config::StoreConfig;
 pub use error::{Result, StoreError};
+pub use files::{FORMAT_FILE, LOCK_FILE, MANIFEST_FILE};
 pub use json::{IndexKey, IndexPolicy, Limits};
 pub use keyring::KeyringSource;
 pub use keys::{KeyInfo, KeyScope, KeySource, MemoryKeys};
 pub use maint::RekeyReport;
-pub use manifest::{FORMAT_FILE, FormatInfo, MANIFEST_FILE, STORE_FORMAT_VERSION};
+pub use manifest::{FormatInfo, STORE_FORMAT_VERSION};
 pub use stats::{CollectionStats, StoreStats};
-pub use storage::{FaultPlan, FaultStorage, FsStorage, Storage, StorageFile};
+pub use storage::{FaultPlan, FaultStorage, FsStorage, LockAttempt, OwnerLock, Storage, StorageFile};
 pub use store::{Document, Store};
 pub use verify::{VerifyFailure, VerifyReport};

@@ -1,12 +1,17 @@
-//! Checkpoints, key rotation, rekeying, dropping collections.
+//! Checkpoints, the manifest that records them, collections, key rotation, rekeying.
 
+use crate::collection::{Collection, Lsm};
 use crate::error::{Result, StoreError};
-use crate::keys::{KeyInfo, KeyScope};
-use crate::log::{LogWriter, seg_name};
-use crate::manifest::{CatalogEntry, SegmentMeta, encode_stream, idx_name};
-use crate::store::{State, Store};
-use atrest_core::page::PageKind;
+use crate::files::seg_name;
+use crate::index::reader::Run;
+use crate::index::run::{RunKind, RunWriter};
+use crate::json::{self, IndexPolicy};
+use crate::keys::KeyScope;
+use crate::log::writer::LogWriter;
+use crate::manifest::{CatalogEntry, Manifest, SegmentMeta};
+use crate::store::{Ckpt, Inner, State};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// What a rekey did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,45 +26,37 @@ pub struct RekeyReport {
     pub keys_destroyed: Vec<u32>,
 }
 
-impl Store {
-    /// Writes the index of every changed collection and a new manifest; afterwards opening the store replays
-    /// only the log written after this point.
-    pub fn checkpoint(&self) -> Result<()> {
-        let _m = self.maint_shared();
-        self.check_poison()?;
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let r = self.checkpoint_locked(&mut state, &writer);
-        self.poison_on_err(r)
+impl Inner {
+    /// Writes entries (added in key order by `fill`) as a new run of collection `coll` under its active key;
+    /// `None` if `fill` added nothing. The run is durable but not yet named by the manifest.
+    pub(crate) fn write_run(
+        &self,
+        coll: u64,
+        kind: RunKind,
+        fill: impl FnOnce(&mut RunWriter<'_>) -> Result<()>,
+    ) -> Result<Option<Arc<Run>>> {
+        let id = self.alloc_file_id();
+        let mut w = RunWriter::create(&self.codec, &*self.storage, KeyScope::Collection(coll), id, kind)?;
+        if let Err(e) = fill(&mut w) {
+            w.abandon();
+            return Err(e);
+        }
+        if w.entries() == 0 {
+            w.abandon();
+            return Ok(None);
+        }
+        let meta = w.finish()?;
+        Ok(Some(Run::new(meta, self.storage.clone())))
     }
 
-    /// Checkpoint with the writer and state locks held.
-    pub(crate) fn checkpoint_locked(&self, state: &mut State, writer: &LogWriter) -> Result<()> {
-        let storage = &*self.storage;
-        let mut old_files = Vec::new();
-        for c in state.colls.values_mut().filter(|c| c.dirty) {
-            let id = self.alloc_file_id();
-            let name = idx_name(id);
-            let mut pages = encode_stream(&self.codec, &c.encode());
-            self.codec.seal_run(KeyScope::Collection(c.number), PageKind::Index, id, 0, &mut pages)?;
-            let io = |op| StoreError::io(op, storage.describe(&name));
-            let f = storage.open(&name, true).map_err(io("creating"))?;
-            f.write_at(&pages, 0).map_err(io("writing"))?;
-            f.sync_data().map_err(io("syncing"))?;
-            if c.index_file != 0 {
-                old_files.push(idx_name(c.index_file));
-            }
-            c.index_file = id;
-            c.index_pages = (pages.len() / self.codec.size.bytes()) as u64;
-        }
-        // The writer's file is durable up to its position: every batch before a checkpoint was synced.
-        writer.file.sync_data().map_err(StoreError::io("syncing", storage.describe(&seg_name(writer.seg))))?;
+    /// The manifest that describes `state`, which becomes the state's manifest.
+    fn describe(&self, state: &mut State) -> Manifest {
         let mut m = state.manifest.clone();
         m.generation += 1;
         m.next_file = self.next_file.load(std::sync::atomic::Ordering::Relaxed);
-        m.next_batch = self.next_batch.load(std::sync::atomic::Ordering::Relaxed);
-        m.ckpt_seg = writer.seg;
-        m.ckpt_page = writer.next_page;
+        m.next_batch = state.ckpt.next_batch;
+        m.ckpt_seg = state.ckpt.seg;
+        m.ckpt_page = state.ckpt.page;
         m.segments = state.seg_keys.iter().map(|(&id, keys)| SegmentMeta { id, keys: keys.clone() }).collect();
         m.catalog = state
             .colls
@@ -68,66 +65,119 @@ impl Store {
                 number: c.number,
                 name: c.name.clone(),
                 policy: c.policy.clone(),
-                index_file: c.index_file,
-                index_pages: c.index_pages,
+                hash_key: c.hash_key,
+                docs: c.docs,
+                runs: c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| r.meta).collect(),
             })
             .collect();
-        m.store(storage, &self.codec)?;
-        for n in old_files {
-            storage.remove(&n).map_err(StoreError::io("removing", storage.describe(&n)))?;
+        state.manifest = m.clone();
+        m
+    }
+
+    /// Changes the state with `change` and writes the manifest describing the result, in the order other
+    /// manifest writers (checkpoints, merges) see. `change` returns runs it took out of the state: their
+    /// files are removed once the new manifest is durable and no reader holds them.
+    pub(crate) fn install(&self, change: impl FnOnce(&mut State) -> Result<Vec<Arc<Run>>>) -> Result<()> {
+        let _m = self.manifest_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (manifest, retired) = {
+            let mut s = self.write_state();
+            let retired = change(&mut s)?;
+            (self.describe(&mut s), retired)
+        };
+        // If this fails the state is ahead of the disk: poison, and the next open starts from the old
+        // manifest (whose runs are all still there) and the log.
+        let r = manifest.store(&*self.storage, &self.codec);
+        self.poison_on_err(r)?;
+        for r in retired {
+            r.retire();
         }
-        for c in state.colls.values_mut() {
-            c.dirty = false;
-        }
-        state.manifest = m;
-        state.since_checkpoint = 0;
         Ok(())
     }
 
-    /// Makes a new active data key for the store and for every collection. Pages sealed before stay
-    /// readable under their old keys; `rekey` rewrites them.
-    pub fn rotate(&self) -> Result<Vec<u32>> {
+    /// Checkpoints: the buffers become runs and the manifest moves the replay start to the log's end.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
         let _m = self.maint_shared();
         self.check_poison()?;
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        self.rotate_locked(&mut state, &writer)
+        let mut writer = self.lock_writer();
+        let r = self.checkpoint_locked(&mut writer);
+        self.poison_on_err(r)
     }
 
-    /// Rotation with the writer and state locks held.
-    pub(crate) fn rotate_locked(&self, state: &mut State, writer: &LogWriter) -> Result<Vec<u32>> {
-        let mut new = vec![self.keys.rotate(KeyScope::Store)?];
-        for &n in state.colls.keys() {
-            new.push(self.keys.rotate(KeyScope::Collection(n))?);
+    /// Checkpoint with the writer lock held (so the buffers change only here meanwhile).
+    pub(crate) fn checkpoint_locked(&self, writer: &mut LogWriter) -> Result<()> {
+        writer.sync(&*self.storage)?;
+        let ckpt = Ckpt {
+            seg: writer.seg,
+            page: writer.next_page,
+            next_batch: self.next_batch.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        // Freeze the buffers: lookups keep seeing them while they are written out, without the lock.
+        let frozen: Vec<(u64, Arc<_>, Arc<_>)> = {
+            let mut s = self.write_state();
+            s.colls
+                .values_mut()
+                .filter(|c| !c.lsm.ids.mem.is_empty() || !c.lsm.index.mem.is_empty())
+                .map(|c| {
+                    let ids = Arc::new(std::mem::take(&mut c.lsm.ids.mem));
+                    let index = Arc::new(std::mem::take(&mut c.lsm.index.mem));
+                    c.lsm.ids.frozen = Some(ids.clone());
+                    c.lsm.index.frozen = Some(index.clone());
+                    (c.number, ids, index)
+                })
+                .collect()
+        };
+        let mut made = Vec::with_capacity(frozen.len());
+        for (n, ids, index) in frozen {
+            let a = self.write_run(n, RunKind::Ids, |w| ids.iter().try_for_each(|(k, v)| w.add(k, v)))?;
+            let b = self.write_run(n, RunKind::Index, |w| index.iter().try_for_each(|(k, v)| w.add(k, v)))?;
+            made.push((n, a, b));
         }
-        self.codec.reset_sealers();
-        state.manifest.rotated_at = self.cfg.clock.now_unix();
-        let r = self.checkpoint_locked(state, writer);
-        self.poison_on_err(r)?;
-        Ok(new)
+        self.install(|s| {
+            for (n, a, b) in made {
+                if let Some(c) = s.colls.get_mut(&n) {
+                    c.lsm.ids.runs.splice(0..0, a);
+                    c.lsm.index.runs.splice(0..0, b);
+                    c.lsm.ids.frozen = None;
+                    c.lsm.index.frozen = None;
+                }
+            }
+            s.ckpt = ckpt;
+            s.since_checkpoint = 0;
+            Ok(Vec::new())
+        })?;
+        self.wake_merger();
+        Ok(())
     }
 
-    /// Rotates when `rotate_every` has passed since the last rotation (or since the store was created).
-    pub(crate) fn maybe_rotate(&self, writer: &LogWriter) -> Result<()> {
-        let Some(every) = self.cfg.rotate_every else { return Ok(()) };
-        let now = self.cfg.clock.now_unix();
-        let last = self.state.read().unwrap_or_else(|p| p.into_inner()).manifest.rotated_at;
-        if now.saturating_sub(last) < every.as_secs() {
-            return Ok(());
-        }
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        self.rotate_locked(&mut state, writer).map(drop)
+    /// Creates collection `name`. Durable on return.
+    pub(crate) fn create_collection(&self, name: &str, policy: IndexPolicy) -> Result<()> {
+        json::check_collection_name(name)?;
+        policy.validate()?;
+        let _m = self.maint_shared();
+        self.check_poison()?;
+        let _writer = self.lock_writer();
+        let mut hash_key = [0u8; 16];
+        getrandom::fill(&mut hash_key).map_err(|e| atrest_keys::KeyError::Random(e.to_string()))?;
+        self.install(|s| {
+            if s.names.contains_key(name) {
+                return Err(StoreError::CollectionExists { name: name.to_owned() });
+            }
+            let number = s.manifest.next_coll;
+            self.keys.active(KeyScope::Collection(number))?;
+            s.manifest.next_coll += 1;
+            let c = Collection { number, name: name.to_owned(), policy, hash_key, docs: 0, lsm: Lsm::default() };
+            s.colls.insert(number, c);
+            s.names.insert(name.to_owned(), number);
+            Ok(Vec::new())
+        })
     }
 
     /// Drops a collection and destroys its data keys (crypto-shredding whatever of it remains on disk).
-    pub fn drop_collection(&self, name: &str) -> Result<()> {
+    pub(crate) fn drop_collection(&self, name: &str) -> Result<()> {
         let _m = self.maint_shared();
         self.check_poison()?;
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let number = state.coll(name)?.number;
-        let c = state.colls.remove(&number).expect("looked up above");
-        state.names.remove(name);
+        let _writer = self.lock_writer();
+        let number = self.read_state().coll(name)?.number;
         let doomed: Vec<u32> = self
             .keys
             .list()?
@@ -135,13 +185,12 @@ impl Store {
             .filter(|k| k.scope == KeyScope::Collection(number) && !k.destroyed)
             .map(|k| k.id)
             .collect();
-        state.manifest.shredded.extend(&doomed);
-        let r = self.checkpoint_locked(&mut state, &writer);
-        self.poison_on_err(r)?;
-        if c.index_file != 0 {
-            let n = idx_name(c.index_file);
-            self.storage.remove(&n).map_err(StoreError::io("removing", self.storage.describe(&n)))?;
-        }
+        self.install(|s| {
+            let c = s.colls.remove(&number).ok_or_else(|| StoreError::NoSuchCollection { name: name.to_owned() })?;
+            s.names.remove(name);
+            s.manifest.shredded.extend(&doomed);
+            Ok(c.lsm.ids.runs.into_iter().chain(c.lsm.index.runs).collect())
+        })?;
         for id in doomed {
             self.keys.destroy(id)?;
             self.codec.forget_key(id);
@@ -149,73 +198,121 @@ impl Store {
         Ok(())
     }
 
-    /// Rewrites every live document and attachment under the current keys into new segments, removes the old
-    /// segments, and destroys retired data keys that nothing references any more. Other operations wait
-    /// while it runs. `progress(done, total)` is called as documents are rewritten.
-    pub fn rekey(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<RekeyReport> {
-        let _m = self.maint.write().unwrap_or_else(|p| p.into_inner());
+    /// Makes a new active data key for the store and for every collection. Pages sealed before stay
+    /// readable under their old keys; `rekey` rewrites them.
+    pub(crate) fn rotate(&self) -> Result<Vec<u32>> {
+        let _m = self.maint_shared();
+        self.check_poison()?;
+        let mut writer = self.lock_writer();
+        self.rotate_locked(&mut writer)
+    }
+
+    /// Rotation with the writer lock held.
+    pub(crate) fn rotate_locked(&self, writer: &mut LogWriter) -> Result<Vec<u32>> {
+        let colls: Vec<u64> = self.read_state().colls.keys().copied().collect();
+        let mut new = vec![self.keys.rotate(KeyScope::Store)?];
+        for n in colls {
+            new.push(self.keys.rotate(KeyScope::Collection(n))?);
+        }
+        self.codec.reset_sealers();
+        self.write_state().manifest.rotated_at = self.cfg.clock.now_unix();
+        let r = self.checkpoint_locked(writer);
+        self.poison_on_err(r)?;
+        Ok(new)
+    }
+
+    /// Rotates when `rotate_every` has passed since the last rotation (or since the store was created).
+    pub(crate) fn maybe_rotate(&self, writer: &mut LogWriter) -> Result<()> {
+        let Some(every) = self.cfg.rotate_every else { return Ok(()) };
+        let now = self.cfg.clock.now_unix();
+        let last = self.read_state().manifest.rotated_at;
+        if now.saturating_sub(last) < every.as_secs() {
+            return Ok(());
+        }
+        self.rotate_locked(writer).map(drop)
+    }
+
+    /// Sets (or with `None` removes) a small sealed metadata value kept in the catalog. Durable on return.
+    pub(crate) fn set_meta(&self, name: &str, value: Option<Vec<u8>>) -> Result<()> {
+        let _m = self.maint_shared();
+        self.check_poison()?;
+        let _writer = self.lock_writer();
+        self.install(|s| {
+            match value {
+                Some(v) => s.manifest.meta.insert(name.to_owned(), v),
+                None => s.manifest.meta.remove(name),
+            };
+            Ok(Vec::new())
+        })
+    }
+
+    /// Rewrites every live document and attachment under the current keys into new segments, rewrites every
+    /// run under the current keys, removes the old segments, and destroys retired data keys that nothing
+    /// references any more. Other operations wait while it runs. `progress(done, total)` counts documents.
+    pub(crate) fn rekey(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<RekeyReport> {
+        let _m = self.maint_exclusive();
         self.check_poison()?;
         let first_new = {
-            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut w = self.lock_writer();
             let id = self.alloc_file_id();
             let r = w.roll(&*self.storage, id);
             self.poison_on_err(r)?;
-            self.state.write().unwrap_or_else(|p| p.into_inner()).seg_keys.entry(id).or_default();
+            self.write_state().seg_keys.entry(id).or_default();
             id
         };
-        let colls: Vec<(String, u64, usize)> = {
-            let s = self.state.read().unwrap_or_else(|p| p.into_inner());
-            s.colls.values().map(|c| (c.name.clone(), c.number, c.docs.len())).collect()
-        };
-        let total: u64 = colls.iter().map(|c| c.2 as u64).sum();
+        let colls: Vec<(String, u64, u64)> =
+            self.read_state().colls.values().map(|c| (c.name.clone(), c.number, c.docs)).collect();
+        let total: u64 = colls.iter().map(|c| c.2).sum();
         let mut report = RekeyReport::default();
         for (name, number, _) in &colls {
             let mut start = String::new();
             loop {
-                let locs = self.locs(name, &start, 512)?;
-                let Some(last) = locs.last() else { break };
+                let entries = self.entries_from(name, &start, 512)?;
+                let Some(last) = entries.last() else { break };
                 start = format!("{}\0", last.0);
-                let docs = self.read_docs(name, &locs.iter().map(|l| l.1).collect::<Vec<_>>())?;
-                let mut ops = Vec::new();
-                let mut atts = Vec::new();
-                for ((id, _), doc) in locs.iter().zip(docs) {
-                    let (keys, a) = {
-                        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
-                        let d = &s.colls[number].docs[id];
-                        (
-                            d.keys.iter().map(|k| (**k).clone()).collect(),
-                            d.attachments.keys().cloned().collect::<Vec<_>>(),
-                        )
-                    };
+                let docs = self.read_docs(name, &entries.iter().map(|e| e.1.loc).collect::<Vec<_>>(), false)?;
+                let info = crate::apply::CollInfo {
+                    name: name.clone(),
+                    policy: self.read_state().coll(name)?.policy.clone(),
+                    hash_key: self.read_state().coll(name)?.hash_key,
+                };
+                let mut ops = Vec::with_capacity(entries.len());
+                for ((id, _), doc) in entries.iter().zip(docs) {
+                    let hashes = info.hashes_of(&doc)?;
                     ops.push(crate::commit::Op::Rec(
-                        crate::record::Record::Put { coll: *number, id: id.clone(), doc },
-                        keys,
+                        crate::log::record::Record::Put { coll: *number, id: id.clone(), doc },
+                        hashes,
                     ));
-                    atts.extend(a.into_iter().map(|n| (id.clone(), n)));
                 }
-                self.submit(ops, false)?;
-                for (id, att) in atts {
-                    let reader = self.attachment_reader_unlocked(name, &id, &att)?;
-                    self.attach_unlocked(name, &id, &att, reader, false)?;
-                    report.attachments += 1;
+                self.submit(ops, false, crate::commit::Mode::Rewrite)?;
+                for (id, e) in &entries {
+                    for att in e.attachments.keys() {
+                        let reader = self.attachment_reader_unlocked(name, id, att)?;
+                        self.attach_unlocked(name, id, att, reader, false)?;
+                        report.attachments += 1;
+                    }
                 }
-                report.documents += locs.len() as u64;
+                report.documents += entries.len() as u64;
                 progress(report.documents, total);
             }
         }
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let r = writer.sync(&*self.storage);
-        self.poison_on_err(r)?;
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        for c in state.colls.values_mut() {
-            c.dirty = true;
+        {
+            let mut writer = self.lock_writer();
+            let r = self.checkpoint_locked(&mut writer);
+            self.poison_on_err(r)?;
         }
-        let old: Vec<u64> = state.seg_keys.range(..first_new).map(|(&k, _)| k).collect();
-        for s in &old {
-            state.seg_keys.remove(s);
+        // Every run rewritten under the current keys; entries of the old locations drop out.
+        self.compact_all()?;
+        let old: Vec<u64> = self.read_state().seg_keys.range(..first_new).map(|(&k, _)| k).collect();
+        {
+            let _writer = self.lock_writer();
+            self.install(|s| {
+                for seg in &old {
+                    s.seg_keys.remove(seg);
+                }
+                Ok(Vec::new())
+            })?;
         }
-        let r = self.checkpoint_locked(&mut state, &writer);
-        self.poison_on_err(r)?;
         {
             let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
             for s in &old {
@@ -226,9 +323,9 @@ impl Store {
         }
         self.storage.sync_dir().map_err(StoreError::io("syncing directory", self.storage.describe("")))?;
         report.segments_removed = old.len();
-        let referenced: BTreeSet<u32> = state.seg_keys.values().flatten().copied().collect();
+        let referenced = self.referenced_keys();
         for k in self.keys.list()? {
-            if !k.active && !k.destroyed && !referenced.contains(&k.id) && !self.index_uses(&k) {
+            if !k.active && !k.destroyed && !referenced.contains(&k.id) {
                 self.keys.destroy(k.id)?;
                 self.codec.forget_key(k.id);
                 report.keys_destroyed.push(k.id);
@@ -237,8 +334,13 @@ impl Store {
         Ok(report)
     }
 
-    /// Index files and the manifest are always sealed under active keys after a checkpoint.
-    fn index_uses(&self, k: &KeyInfo) -> bool {
-        k.active
+    /// Key ids that some live segment or run uses.
+    fn referenced_keys(&self) -> BTreeSet<u32> {
+        let s = self.read_state();
+        let mut keys: BTreeSet<u32> = s.seg_keys.values().flatten().copied().collect();
+        for c in s.colls.values() {
+            keys.extend(c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| r.meta.key_id));
+        }
+        keys
     }
 }

@@ -4,51 +4,46 @@
 //!
 //! ```text
 //!  0  8  magic        "ATREST\n\0"
-//!  8  4  version      format version, u32 LE (1)
+//!  8  4  version      format version, u32 LE (2; a version-1 store is migrated when it is opened)
 //! 12  1  page size    log2 of the page size (12..=16)
 //! 13 16  store id     random; bound into every page, and names the default key file
 //! ```
 //!
 //! `MANIFEST` (sealed under the store key; replaced atomically by write, sync, rename, sync directory) holds
-//! two sealed streams: the manifest (kind Manifest, pages from 0) then the catalog (kind Catalog). Each
-//! stream is `length u64 | bytes`, cut into pages that carry the CONTINUES flag.
+//! two sealed streams: the manifest (body kind Manifest, pages from 0) then the catalog (body kind Catalog).
+//! Each stream is `length u64 | bytes`, cut into pages that carry the CONTINUES flag.
 //!
 //! ```text
-//! manifest = version u32 | generation u64 | next file id u64 | next collection u64 | next batch u64
+//! manifest = version u32 (2) | generation u64 | next file id u64 | next collection u64 | next batch u64
 //!          | checkpoint segment u64 | checkpoint page u64
 //!          | segment count u32 | (id u64 | key count u32 | key id u32*)*
 //!          | shredded key count u32 | key id u32* | rotated at (unix seconds) u64
 //! catalog  = collection count u32 | (number u64 | name str | policy u8 (0 all, 1 paths, 2 none)
-//!          | path count u32 | path str* | index file u64 | index pages u64)*
+//!            | path count u32 | path str* | index hash key [16] | documents u64
+//!            | run count u32 | (file id u64 | kind u8 (1 id map, 2 index) | entries u64 | pages u64
+//!            | key id u32)*)*                                  runs of each kind newest first
+//!          | metadata count u32 | (name str | value bytes)*    small sealed values (e.g. access tokens)
 //! ```
 //!
-//! Index files `idx-<file id>.atr` hold one collection's checkpoint as one sealed stream (kind Index, under
-//! the collection's key).
+//! The checkpoint position says where replay starts: every record before it is in the runs the catalog
+//! names; `next batch` is the number of the first batch after it.
 
 use crate::codec::{Dec, DecodeError, Enc};
 use crate::error::{Result, StoreError};
+use crate::files::{MANIFEST_FILE, MANIFEST_FILE_ID, MANIFEST_TMP};
+use crate::index::run::{RunKind, RunMeta};
 use crate::json::IndexPolicy;
 use crate::keys::KeyScope;
 use crate::pages::{BODY_HEADER, BodyHeader, CONTINUES, PageCodec};
 use crate::storage::{Storage, read_exact_at};
-use atrest_core::page::{HEADER_LEN, PageKind, PageSize};
-use std::collections::BTreeSet;
+use atrest_core::page::{HEADER_LEN, PAGE_TAG_LEN, PageKind, PageSize};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Name of the plaintext format file.
-pub const FORMAT_FILE: &str = "ATREST";
-/// Name of the sealed manifest.
-pub const MANIFEST_FILE: &str = "MANIFEST";
-const MANIFEST_TMP: &str = "MANIFEST.tmp";
 const MAGIC: &[u8; 8] = b"ATREST\n\0";
-/// The store format version this code reads and writes.
-pub const STORE_FORMAT_VERSION: u32 = 1;
-/// File id that binds the manifest's pages.
-pub(crate) const MANIFEST_FILE_ID: u64 = 0;
-
-/// The name of index file `id`.
-pub(crate) fn idx_name(id: u64) -> String {
-    format!("idx-{id:016x}.atr")
-}
+/// The store format version this code writes (it also opens, and migrates, version 1).
+pub const STORE_FORMAT_VERSION: u32 = 2;
+/// The oldest format version this code opens.
+pub(crate) const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// The plaintext format file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +71,10 @@ impl FormatInfo {
             return Err(bad("not an atrest format file"));
         }
         let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        if version != STORE_FORMAT_VERSION {
-            return Err(bad(&format!("format version {version}, this build reads {STORE_FORMAT_VERSION}")));
+        if !(OLDEST_FORMAT_VERSION..=STORE_FORMAT_VERSION).contains(&version) {
+            return Err(bad(&format!(
+                "format version {version}; this build opens versions {OLDEST_FORMAT_VERSION} to {STORE_FORMAT_VERSION}"
+            )));
         }
         let page_size = PageSize::from_log2(b[12]).map_err(|e| bad(&e.to_string()))?;
         let mut store_id = [0u8; 16];
@@ -104,8 +101,10 @@ pub(crate) struct CatalogEntry {
     pub(crate) number: u64,
     pub(crate) name: String,
     pub(crate) policy: IndexPolicy,
-    pub(crate) index_file: u64,
-    pub(crate) index_pages: u64,
+    pub(crate) hash_key: [u8; 16],
+    pub(crate) docs: u64,
+    /// Runs of both kinds; within a kind, newest first.
+    pub(crate) runs: Vec<RunMeta>,
 }
 
 /// The decoded manifest and catalog.
@@ -121,6 +120,32 @@ pub(crate) struct Manifest {
     pub(crate) shredded: BTreeSet<u32>,
     pub(crate) rotated_at: u64,
     pub(crate) catalog: Vec<CatalogEntry>,
+    pub(crate) meta: BTreeMap<String, Vec<u8>>,
+}
+
+fn encode_policy(c: &mut Enc, p: &IndexPolicy) {
+    match p {
+        IndexPolicy::All => c.u8(0).u32(0),
+        IndexPolicy::Paths(p) => {
+            c.u8(1).u32(p.len() as u32);
+            for s in p {
+                c.str(s);
+            }
+            c
+        }
+        IndexPolicy::None => c.u8(2).u32(0),
+    };
+}
+
+pub(crate) fn decode_policy(d: &mut Dec<'_>) -> Result<IndexPolicy, DecodeError> {
+    let kind = d.u8()?;
+    let paths = (0..d.count(4)?).map(|_| d.string()).collect::<Result<Vec<_>, _>>()?;
+    Ok(match kind {
+        0 => IndexPolicy::All,
+        1 => IndexPolicy::Paths(paths),
+        2 => IndexPolicy::None,
+        _ => return Err(d.fail("unknown index policy")),
+    })
 }
 
 impl Manifest {
@@ -144,18 +169,15 @@ impl Manifest {
         c.u32(self.catalog.len() as u32);
         for x in &self.catalog {
             c.u64(x.number).str(&x.name);
-            match &x.policy {
-                IndexPolicy::All => c.u8(0).u32(0),
-                IndexPolicy::Paths(p) => {
-                    c.u8(1).u32(p.len() as u32);
-                    for s in p {
-                        c.str(s);
-                    }
-                    &mut c
-                }
-                IndexPolicy::None => c.u8(2).u32(0),
-            };
-            c.u64(x.index_file).u64(x.index_pages);
+            encode_policy(&mut c, &x.policy);
+            c.raw(&x.hash_key).u64(x.docs).u32(x.runs.len() as u32);
+            for r in &x.runs {
+                c.u64(r.id).u8(r.kind as u8).u64(r.entries).u64(r.pages).u32(r.key_id);
+            }
+        }
+        c.u32(self.meta.len() as u32);
+        for (k, v) in &self.meta {
+            c.str(k).bytes(v);
         }
         (e.finish(), c.finish())
     }
@@ -181,19 +203,31 @@ impl Manifest {
         }
         out.shredded = (0..d.count(4)?).map(|_| d.u32()).collect::<Result<_, _>>()?;
         out.rotated_at = d.u64()?;
+        if !d.is_empty() {
+            return Err(d.fail("trailing bytes"));
+        }
         let mut d = Dec::new(c, "catalog");
-        for _ in 0..d.count(29)? {
+        for _ in 0..d.count(45)? {
             let number = d.u64()?;
             let name = d.string()?;
-            let kind = d.u8()?;
-            let paths = (0..d.count(4)?).map(|_| d.string()).collect::<Result<Vec<_>, _>>()?;
-            let policy = match kind {
-                0 => IndexPolicy::All,
-                1 => IndexPolicy::Paths(paths),
-                2 => IndexPolicy::None,
-                _ => return Err(d.fail("unknown index policy")),
-            };
-            out.catalog.push(CatalogEntry { number, name, policy, index_file: d.u64()?, index_pages: d.u64()? });
+            let policy = decode_policy(&mut d)?;
+            let mut hash_key = [0u8; 16];
+            hash_key.copy_from_slice(d.take(16)?);
+            let docs = d.u64()?;
+            let mut runs = Vec::new();
+            for _ in 0..d.count(29)? {
+                let id = d.u64()?;
+                let kind = RunKind::from_id(d.u8()?).ok_or(d.fail("unknown run kind"))?;
+                runs.push(RunMeta { id, kind, entries: d.u64()?, pages: d.u64()?, key_id: d.u32()? });
+            }
+            out.catalog.push(CatalogEntry { number, name, policy, hash_key, docs, runs });
+        }
+        for _ in 0..d.count(8)? {
+            let k = d.string()?;
+            out.meta.insert(k, d.bytes()?.to_vec());
+        }
+        if !d.is_empty() {
+            return Err(d.fail("trailing bytes"));
         }
         Ok(out)
     }
@@ -201,12 +235,9 @@ impl Manifest {
     /// Writes the manifest atomically (temp file, sync, rename, sync directory).
     pub(crate) fn store(&self, storage: &dyn Storage, codec: &PageCodec) -> Result<()> {
         let (m, c) = self.encode();
-        let mut pages = encode_stream(codec, &m);
-        let first_catalog = (pages.len() / codec.size.bytes()) as u64;
-        let mut cat = encode_stream(codec, &c);
-        codec.seal_run(KeyScope::Store, PageKind::Manifest, MANIFEST_FILE_ID, 0, &mut pages)?;
-        codec.seal_run(KeyScope::Store, PageKind::Catalog, MANIFEST_FILE_ID, first_catalog, &mut cat)?;
-        pages.extend_from_slice(&cat);
+        let mut pages = encode_stream(codec, &m, PageKind::Manifest);
+        pages.extend_from_slice(&encode_stream(codec, &c, PageKind::Catalog));
+        codec.seal_run(KeyScope::Store, MANIFEST_FILE_ID, 0, &mut pages)?;
         let io = |op| StoreError::io(op, storage.describe(MANIFEST_TMP));
         let f = storage.open(MANIFEST_TMP, true).map_err(io("creating"))?;
         f.set_len(0).map_err(io("truncating"))?;
@@ -219,10 +250,22 @@ impl Manifest {
 
     /// Reads and opens the manifest and catalog.
     pub(crate) fn load(storage: &dyn Storage, codec: &PageCodec) -> Result<Manifest> {
-        let (m, next) = read_stream(storage, codec, MANIFEST_FILE, MANIFEST_FILE_ID, 0, PageKind::Manifest, None)?;
-        let (c, _) = read_stream(storage, codec, MANIFEST_FILE, MANIFEST_FILE_ID, next, PageKind::Catalog, None)?;
-        Manifest::decode(&m, &c).map_err(|e| integrity(None, storage, MANIFEST_FILE, 0, e.to_string()))
+        Manifest::load_counted(storage, codec).map(|m| m.0)
     }
+
+    /// [`Manifest::load`], and the number of pages its two streams take.
+    pub(crate) fn load_counted(storage: &dyn Storage, codec: &PageCodec) -> Result<(Manifest, u64)> {
+        let (m, c, pages) = read_manifest_streams(storage, codec)?;
+        let m = Manifest::decode(&m, &c).map_err(|e| integrity(None, storage, MANIFEST_FILE, 0, e.to_string()))?;
+        Ok((m, pages))
+    }
+}
+
+/// The manifest and catalog streams of `MANIFEST`, and the pages they take.
+pub(crate) fn read_manifest_streams(storage: &dyn Storage, codec: &PageCodec) -> Result<(Vec<u8>, Vec<u8>, u64)> {
+    let (m, next) = read_stream(storage, codec, MANIFEST_FILE, MANIFEST_FILE_ID, 0, PageKind::Manifest, None)?;
+    let (c, end) = read_stream(storage, codec, MANIFEST_FILE, MANIFEST_FILE_ID, next, PageKind::Catalog, None)?;
+    Ok((m, c, end))
 }
 
 pub(crate) fn integrity(
@@ -235,8 +278,8 @@ pub(crate) fn integrity(
     StoreError::Integrity { collection: coll.map(str::to_owned), file: storage.describe(file), offset, detail }
 }
 
-/// Cuts `length u64 | bytes` into unsealed pages of a stream.
-pub(crate) fn encode_stream(codec: &PageCodec, bytes: &[u8]) -> Vec<u8> {
+/// Cuts `length u64 | bytes` into unsealed pages of a stream of body kind `kind`.
+pub(crate) fn encode_stream(codec: &PageCodec, bytes: &[u8], kind: PageKind) -> Vec<u8> {
     let cap = codec.payload_cap();
     let page = codec.size.bytes();
     let mut stream = (bytes.len() as u64).to_le_bytes().to_vec();
@@ -244,9 +287,9 @@ pub(crate) fn encode_stream(codec: &PageCodec, bytes: &[u8]) -> Vec<u8> {
     let n = stream.len().div_ceil(cap).max(1);
     let mut out = vec![0u8; n * page];
     for (i, chunk) in stream.chunks(cap).enumerate() {
-        let body = &mut out[i * page + HEADER_LEN..(i + 1) * page - 16];
+        let body = &mut out[i * page + HEADER_LEN..(i + 1) * page - PAGE_TAG_LEN];
         let flags = if i + 1 < n { CONTINUES } else { 0 };
-        BodyHeader { used: chunk.len(), flags, batch: 0, synced: 0 }.write(body);
+        BodyHeader { used: chunk.len(), flags, kind, batch: 0, synced: 0 }.write(body);
         body[BODY_HEADER..BODY_HEADER + chunk.len()].copy_from_slice(chunk);
     }
     out
@@ -276,10 +319,10 @@ pub(crate) fn read_stream(
             return Err(fail("file ends inside a sealed stream".into()));
         }
         let opened = codec.open(file_id, no, &mut page).map_err(|e| fail(e.to_string()))?;
-        if opened.kind != kind {
-            return Err(fail(format!("expected a {kind:?} page, found {:?}", opened.kind)));
+        let h = BodyHeader::read(opened.body, opened.kind).map_err(|e| fail(e.into()))?;
+        if h.kind != kind {
+            return Err(fail(format!("expected a {kind:?} page, found {:?}", h.kind)));
         }
-        let h = BodyHeader::read(opened.body).map_err(|e| fail(e.into()))?;
         out.extend_from_slice(&opened.body[BODY_HEADER..BODY_HEADER + h.used]);
         no += 1;
         if want.is_none() && out.len() >= 8 {

@@ -6,11 +6,16 @@
 //!           0     4  used      payload bytes in this page (u32 LE)
 //!           4     1  flags     bit 0 BATCH_END: last page of a commit batch
 //!                              bit 1 CONTINUES: this page's payload stream goes on in the next page
-//!           5     3  reserved  zero
+//!           5     1  kind      what the page holds (a `PageKind` id); 0 in format-version-1 pages, whose
+//!                              kind is the one in the page header
+//!           6     2  reserved  zero
 //!           8     8  batch     commit batch sequence number (u64 LE), increasing through the log
 //!          16     8  synced    highest batch number already durable when this page was sealed (u64 LE)
 //!          24     …  payload   `used` bytes, then zeros to the end of the body
 //! ```
+//!
+//! The kind lives inside the sealed body: every page header the store writes says `Data`, so a reader of
+//! the disk cannot tell documents from attachments, index runs or the catalog by their headers.
 //!
 //! `synced` lets recovery tell a torn tail (the damaged batch was never made durable: truncate it) from damage
 //! in the middle of the log (a later page says the damaged batch was durable: refuse to open).
@@ -35,11 +40,15 @@ pub(crate) const BATCH_END: u8 = 1;
 /// Flag: the payload stream continues in the next page.
 pub(crate) const CONTINUES: u8 = 2;
 
+/// The page kind every header the store writes carries (the real kind is in the sealed body).
+pub(crate) const HEADER_KIND: PageKind = PageKind::Data;
+
 /// The parsed body header of an opened page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BodyHeader {
     pub(crate) used: usize,
     pub(crate) flags: u8,
+    pub(crate) kind: PageKind,
     pub(crate) batch: u64,
     pub(crate) synced: u64,
 }
@@ -48,13 +57,15 @@ impl BodyHeader {
     pub(crate) fn write(self, body: &mut [u8]) {
         body[0..4].copy_from_slice(&(self.used as u32).to_le_bytes());
         body[4] = self.flags;
-        body[5..8].fill(0);
+        body[5] = self.kind.id();
+        body[6..8].fill(0);
         body[8..16].copy_from_slice(&self.batch.to_le_bytes());
         body[16..24].copy_from_slice(&self.synced.to_le_bytes());
     }
 
-    /// Parses and checks the header of an authenticated body.
-    pub(crate) fn read(body: &[u8]) -> Result<BodyHeader, &'static str> {
+    /// Parses and checks the header of an authenticated body; `header_kind` is the kind in the page header
+    /// (which format-version-1 pages use instead of the body's).
+    pub(crate) fn read(body: &[u8], header_kind: PageKind) -> Result<BodyHeader, &'static str> {
         if body.len() < BODY_HEADER {
             return Err("page body shorter than its header");
         }
@@ -63,15 +74,19 @@ impl BodyHeader {
             return Err("page payload length exceeds the page");
         }
         let flags = body[4];
-        if flags & !(BATCH_END | CONTINUES) != 0 || body[5..8] != [0, 0, 0] {
+        if flags & !(BATCH_END | CONTINUES) != 0 || body[6..8] != [0, 0] {
             return Err("unknown page flags");
         }
+        let kind = match body[5] {
+            0 => header_kind,
+            k => PageKind::try_from(k).map_err(|_| "unknown page kind in the body header")?,
+        };
         let word = |at: usize| {
             let mut b = [0u8; 8];
             b.copy_from_slice(&body[at..at + 8]);
             u64::from_le_bytes(b)
         };
-        Ok(BodyHeader { used, flags, batch: word(8), synced: word(16) })
+        Ok(BodyHeader { used, flags, kind, batch: word(8), synced: word(16) })
     }
 }
 
@@ -99,7 +114,8 @@ impl KeyCache {
         }
         let unavailable = |e| LookupError::Unavailable(KeySourceError::new(e));
         let bytes = self.source.key(id).map_err(unavailable)?.ok_or(LookupError::Unknown)?;
-        let key = Arc::new(Xaes256Gcm::try_new(&bytes).map_err(|e| unavailable(StoreError::Keys(e.to_string())))?);
+        let key =
+            Arc::new(Xaes256Gcm::try_new(&bytes).map_err(|e| LookupError::Unavailable(KeySourceError::new(e)))?);
         self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(id, key.clone());
         Ok(key)
     }
@@ -162,8 +178,15 @@ impl PageCodec {
             return Ok(s.clone());
         }
         let id = self.keys.active(scope)?;
-        let key =
-            self.lookup.key(id).map_err(|e| StoreError::Keys(format!("active key {id} is unavailable: {e:?}")))?;
+        let key = self.lookup.key(id).map_err(|e| {
+            StoreError::Keys(match e {
+                LookupError::Unknown => atrest_keys::KeyError::UnknownKey { key_id: id },
+                LookupError::Destroyed => atrest_keys::KeyError::KeyDestroyed { key_id: id },
+                LookupError::Unavailable(src) => {
+                    atrest_keys::KeyError::Provider { provider: self.keys.describe(), reason: src.to_string() }
+                }
+            })
+        })?;
         let sealer = Arc::new(Sealer::with_key(key, id)?);
         self.sealers.write().unwrap_or_else(|p| p.into_inner()).insert(scope, sealer.clone());
         Ok(sealer)
@@ -180,21 +203,23 @@ impl PageCodec {
         self.opener.forget_key(id);
     }
 
-    /// Seals consecutive pages `buf` (bodies already in place) of file `file_id` starting at `first_page`,
-    /// all of one scope and kind, across threads. Returns the key id used.
-    pub(crate) fn seal_run(
-        &self,
-        scope: KeyScope,
-        kind: PageKind,
-        file_id: u64,
-        first_page: u64,
-        buf: &mut [u8],
-    ) -> Result<u32> {
-        let sealer = self.sealer(scope)?;
+    /// Seals consecutive pages `buf` (bodies, with their body headers, already in place) of file `file_id`
+    /// starting at `first_page`, all of one scope, across threads. Returns the key id used.
+    pub(crate) fn seal_run(&self, scope: KeyScope, file_id: u64, first_page: u64, buf: &mut [u8]) -> Result<u32> {
+        self.seal_with(&*self.sealer(scope)?, file_id, first_page, buf)
+    }
+
+    /// [`PageCodec::seal_run`] with a given sealer (a run keeps one key from its first page to its last).
+    pub(crate) fn seal_with(&self, sealer: &Sealer, file_id: u64, first_page: u64, buf: &mut [u8]) -> Result<u32> {
         let mut jobs: Vec<SealJob<'_>> = buf
             .chunks_exact_mut(self.size.bytes())
             .enumerate()
-            .map(|(i, page)| SealJob { kind, ctx: self.ctx(file_id, first_page + i as u64), body: None, page })
+            .map(|(i, page)| SealJob {
+                kind: HEADER_KIND,
+                ctx: self.ctx(file_id, first_page + i as u64),
+                body: None,
+                page,
+            })
             .collect();
         self.in_pool(|| sealer.seal_batch(&mut jobs)).map_err(|e| StoreError::Seal(e.error))?;
         Ok(sealer.key_id())

@@ -9,7 +9,7 @@
 //! at that moment would find, with no torn tail, so the copy opens like a cleanly stopped store.
 
 use crate::error::{Result, StoreError};
-use crate::manifest::{FORMAT_FILE, MANIFEST_FILE};
+use crate::files::{FileKind, classify, is_store_file};
 use crate::storage::StorageFile;
 use crate::store::Store;
 use std::sync::Arc;
@@ -30,28 +30,32 @@ impl std::fmt::Debug for SnapshotFile {
     }
 }
 
-/// Whether `name` is one of the store's own files: the format file, the manifest, the keyring (when the keys
-/// are a keyring in the data directory), segments and index files. Temporary files are not.
-fn is_store_file(name: &str) -> bool {
-    let numbered = |prefix: &str| {
-        name.strip_prefix(prefix)
-            .and_then(|r| r.strip_suffix(".atr"))
-            .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-    };
-    name == FORMAT_FILE || name == MANIFEST_FILE || name == "keyring" || numbered("seg-") || numbered("idx-")
-}
-
 impl Store {
     /// Takes a consistent snapshot of the store's files; writes pause only while the files are listed and
     /// opened. See the module documentation for why the copy is consistent.
     pub fn snapshot(&self) -> Result<Vec<SnapshotFile>> {
-        let _m = self.maint_shared();
-        self.check_poison()?;
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let storage = &*self.storage;
+        let inner = &*self.inner;
+        let _m = inner.maint_shared();
+        inner.check_poison()?;
+        // The writer lock keeps commits and checkpoints out, the manifest lock keeps merges from installing:
+        // the manifest and the runs it names do not change while the files are listed and opened.
+        let _writer = inner.lock_writer();
+        let _manifest = inner.manifest_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let named: std::collections::BTreeSet<u64> = inner
+            .read_state()
+            .colls
+            .values()
+            .flat_map(|c| c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| r.meta.id))
+            .collect();
+        let storage = &*inner.storage;
         let names = storage.list().map_err(StoreError::io("listing", storage.describe("")))?;
         let mut out = Vec::new();
-        for name in names.into_iter().filter(|n| is_store_file(n)) {
+        // Runs being written by a merge, or retired and not yet removed, are not part of the store.
+        let wanted = |n: &str| match classify(n) {
+            FileKind::Run(id) => named.contains(&id),
+            _ => is_store_file(n),
+        };
+        for name in names.into_iter().filter(|n| wanted(n)) {
             let io = |op| StoreError::io(op, storage.describe(&name));
             let file: Arc<dyn StorageFile> = Arc::from(storage.open(&name, false).map_err(io("opening"))?);
             let len = file.len().map_err(io("reading the length of"))?;

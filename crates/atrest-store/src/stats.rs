@@ -9,11 +9,13 @@ use crate::store::Store;
 pub struct CollectionStats {
     /// Its name.
     pub name: String,
-    /// Documents.
+    /// Live documents.
     pub documents: u64,
-    /// Attachments.
-    pub attachments: u64,
-    /// Distinct index entries.
+    /// Runs of its id map.
+    pub id_runs: usize,
+    /// Runs of its index.
+    pub index_runs: usize,
+    /// Index entries in its runs and buffer (deletions that merges have not dropped yet included).
     pub index_entries: u64,
 }
 
@@ -38,22 +40,27 @@ pub struct StoreStats {
     pub key_source: String,
     /// The AEAD backend pages are sealed with.
     pub backend: String,
+    /// Bytes of opened pages held in the page cache now.
+    pub cache_bytes: usize,
+    /// Bytes held by the in-memory buffers of the id maps and indexes.
+    pub buffer_bytes: usize,
 }
 
 impl Store {
     /// Statistics.
     pub fn stats(&self) -> Result<StoreStats> {
-        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let inner = &*self.inner;
+        let s = inner.read_state();
         let mut bytes = 0;
-        for n in self.storage.list().unwrap_or_default() {
-            if let Ok(f) = self.storage.open(&n, false) {
+        for n in inner.storage.list().unwrap_or_default() {
+            if let Ok(f) = inner.storage.open(&n, false) {
                 bytes += f.len().unwrap_or(0);
             }
         }
         let backend = atrest_core::Xaes256Gcm::try_new(&[0u8; 32]).map(|k| k.backend().to_string()).unwrap_or_default();
         Ok(StoreStats {
-            store_id: self.format.store_id_hex(),
-            page_size: self.codec.size.bytes(),
+            store_id: inner.format.store_id_hex(),
+            page_size: inner.codec.size.bytes(),
             segments: s.seg_keys.len(),
             bytes_on_disk: bytes,
             generation: s.manifest.generation,
@@ -62,14 +69,18 @@ impl Store {
                 .values()
                 .map(|c| CollectionStats {
                     name: c.name.clone(),
-                    documents: c.docs.len() as u64,
-                    attachments: c.docs.values().map(|d| d.attachments.len() as u64).sum(),
-                    index_entries: c.index.len() as u64,
+                    documents: c.docs,
+                    id_runs: c.lsm.ids.runs.len(),
+                    index_runs: c.lsm.index.runs.len(),
+                    index_entries: c.lsm.index.runs.iter().map(|r| r.meta.entries).sum::<u64>()
+                        + c.lsm.index.mem.len() as u64,
                 })
                 .collect(),
-            keys: self.keys.list()?,
-            key_source: self.keys.describe(),
+            keys: inner.keys.list()?,
+            key_source: inner.keys.describe(),
             backend,
+            cache_bytes: inner.cache.bytes(),
+            buffer_bytes: s.mem_bytes(),
         })
     }
 }

@@ -1,14 +1,16 @@
-//! `verify`: open every page of every file the manifest names, decode the catalog and every index, and list
-//! each failure with its file and offset. Pages under a destroyed key of a dropped collection are counted as
-//! shredded, not as failures.
+//! `verify`: open every page of every file the manifest names — the manifest itself, every run of every
+//! collection, every segment — check the structure of every run, and list each failure with its file and
+//! offset (all of them, not the first). Bytes after the last whole page a file should have (a manifest,
+//! run or segment that grew) are failures too. Pages under a destroyed key of a dropped collection are
+//! counted as shredded, not as failures.
 
 use crate::error::{Result, StoreError};
-use crate::log::seg_name;
-use crate::manifest::{MANIFEST_FILE, Manifest, idx_name, read_stream};
-use crate::recover::SCAN_PAGES;
-use crate::storage::read_exact_at;
-use crate::store::Store;
-use atrest_core::page::{PageHeader, PageKind};
+use crate::files::{MANIFEST_FILE, seg_name};
+use crate::index::reader::Run;
+use crate::log::scan::{ScanEnd, Scanned, scan_segment};
+use crate::manifest::Manifest;
+use crate::store::Inner;
+use std::sync::Arc;
 
 /// One page or structure that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,98 +39,140 @@ impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.failures.is_empty()
     }
+
+    fn fail(&mut self, e: StoreError) {
+        let (file, offset, detail) = match e {
+            StoreError::Integrity { file, offset, detail, .. } => (file, offset, detail),
+            StoreError::Io { op, file, source } => (file, 0, format!("{op}: {source}")),
+            e => (String::new(), 0, e.to_string()),
+        };
+        self.failures.push(VerifyFailure { file, offset, detail });
+    }
 }
 
-impl Store {
-    /// Verifies every page; `progress(done, total)` counts pages. Writes wait while it runs.
-    pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport> {
+impl Inner {
+    /// Verifies every page; `progress(done, total)` counts pages. Writes and merges wait while it runs.
+    pub(crate) fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport> {
         let _m = self.maint_shared();
-        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let _w = self.lock_writer();
+        let _manifest = self.manifest_lock.lock().unwrap_or_else(|p| p.into_inner());
         let storage = &*self.storage;
         let size = self.codec.size.bytes() as u64;
         let mut report = VerifyReport::default();
-        let fail = |r: &mut VerifyReport, e: StoreError| {
-            let (file, offset, detail) = match e {
-                StoreError::Integrity { file, offset, detail, .. } => (file, offset, detail),
-                e => (String::new(), 0, e.to_string()),
-            };
-            r.failures.push(VerifyFailure { file, offset, detail });
-        };
-        match Manifest::load(storage, &self.codec) {
-            Ok(m) => {
-                let f = storage.open(MANIFEST_FILE, false).and_then(|f| f.len());
-                report.pages_ok += f.map(|l| l / size).unwrap_or(0);
-                let _ = m;
-            }
-            Err(e) => fail(&mut report, e),
-        }
-        for c in state.colls.values().filter(|c| c.index_file != 0) {
-            let name = idx_name(c.index_file);
-            match read_stream(storage, &self.codec, &name, c.index_file, 0, PageKind::Index, Some(&c.name)) {
-                Ok((buf, pages)) => {
-                    let mut probe = crate::index::Collection::new(c.number, c.name.clone(), c.policy.clone());
-                    match probe.decode_into(&buf) {
-                        Ok(()) => report.pages_ok += pages,
-                        Err(e) => report.failures.push(VerifyFailure {
-                            file: storage.describe(&name),
-                            offset: 0,
-                            detail: e.to_string(),
-                        }),
-                    }
+        match Manifest::load_counted(storage, &self.codec) {
+            Ok((_, pages)) => {
+                report.pages_ok += pages;
+                let len = storage.open(MANIFEST_FILE, false).and_then(|f| f.len());
+                match len {
+                    Ok(len) if len != pages * size => report.failures.push(VerifyFailure {
+                        file: storage.describe(MANIFEST_FILE),
+                        offset: pages * size,
+                        detail: format!("{} bytes after the catalog's last page", len as i128 - (pages * size) as i128),
+                    }),
+                    Ok(_) => {}
+                    Err(e) => report.fail(StoreError::io("reading the length of", storage.describe(MANIFEST_FILE))(e)),
                 }
-                Err(e) => fail(&mut report, e),
             }
+            Err(e) => report.fail(e),
         }
-        let segs: Vec<u64> = state.seg_keys.keys().copied().collect();
+        let (runs, segs, shredded): (Vec<(String, Arc<Run>)>, Vec<u64>, _) = {
+            let s = self.read_state();
+            let runs = s
+                .colls
+                .values()
+                .flat_map(|c| c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| (c.name.clone(), r.clone())))
+                .collect();
+            (runs, s.seg_keys.keys().copied().collect(), s.manifest.shredded.clone())
+        };
         let mut lens = Vec::new();
         for &seg in &segs {
             let len = self
                 .file(seg)
-                .and_then(|f| f.len().map_err(StoreError::io("reading length of", storage.describe(&seg_name(seg)))))?;
+                .and_then(|f| f.len().map_err(StoreError::io("reading length of", storage.describe(&seg_name(seg)))));
             lens.push(len);
         }
-        let total: u64 = lens.iter().map(|l| l / size).sum();
+        let total: u64 = runs.iter().map(|r| r.1.meta.pages).sum::<u64>()
+            + lens.iter().map(|l| l.as_ref().map_or(0, |l| l / size)).sum::<u64>();
         let mut done = 0;
-        let shredded = &state.manifest.shredded;
-        for (&seg, &len) in segs.iter().zip(&lens) {
-            let file = self.file(seg)?;
-            let name = storage.describe(&seg_name(seg));
-            let pages = len / size;
-            if len % size != 0 {
-                report.failures.push(VerifyFailure {
-                    file: name.clone(),
-                    offset: pages * size,
-                    detail: "partial page at the end of the segment".into(),
-                });
-            }
-            let mut buf = vec![0u8; SCAN_PAGES * size as usize];
-            let mut no = 0;
-            while no < pages {
-                let n = ((pages - no) as usize).min(SCAN_PAGES);
-                let chunk = &mut buf[..n * size as usize];
-                read_exact_at(&*file, chunk, no * size).map_err(StoreError::io("reading", name.clone()))?;
-                let keys: Vec<Option<u32>> = chunk
-                    .chunks_exact(size as usize)
-                    .map(|p| PageHeader::parse_prefix(p).ok().map(|h| h.key_id))
-                    .collect();
-                let results = self.codec.open_run(seg, no, chunk);
-                for (i, r) in results.into_iter().enumerate() {
-                    match r {
-                        Ok(_) => report.pages_ok += 1,
-                        Err(_) if keys[i].is_some_and(|k| shredded.contains(&k)) => report.pages_shredded += 1,
-                        Err(e) => report.failures.push(VerifyFailure {
-                            file: name.clone(),
-                            offset: (no + i as u64) * size,
-                            detail: e.to_string(),
-                        }),
+        for (coll, run) in &runs {
+            let ctx = self.ctx(Some(coll));
+            let before = report.failures.len();
+            // Page by page first, so every bad page is listed; the structure only if they all open.
+            for (no, r) in self.open_every_page(&ctx, run) {
+                match r {
+                    Ok(()) => report.pages_ok += 1,
+                    Err(e) => {
+                        let _ = no;
+                        report.fail(e)
                     }
                 }
-                no += n as u64;
-                done += n as u64;
-                progress(done, total);
+            }
+            if report.failures.len() == before
+                && let Err(e) = run.check(&ctx)
+            {
+                report.fail(e);
+            }
+            done += run.meta.pages;
+            progress(done, total);
+        }
+        for (&seg, len) in segs.iter().zip(lens) {
+            if let Err(e) = len {
+                report.fail(e);
+                continue;
+            }
+            let name = storage.describe(&seg_name(seg));
+            let r = scan_segment(storage, &self.codec, seg, 0, &mut |p| {
+                match p {
+                    Scanned::Page { .. } => report.pages_ok += 1,
+                    Scanned::Bad { key_id: Some(k), .. } if shredded.contains(&k) => report.pages_shredded += 1,
+                    Scanned::Bad { no, detail, .. } => {
+                        report.failures.push(VerifyFailure { file: name.clone(), offset: no * size, detail })
+                    }
+                }
+                done += 1;
+                if done % 256 == 0 {
+                    progress(done, total);
+                }
+                Ok(true)
+            });
+            match r {
+                Ok(ScanEnd::PartialPage(no)) => report.failures.push(VerifyFailure {
+                    file: name.clone(),
+                    offset: no * size,
+                    detail: "partial page at the end of the segment".into(),
+                }),
+                Ok(_) => {}
+                Err(e) => report.fail(e),
             }
         }
+        progress(total, total);
         Ok(report)
+    }
+
+    /// Opens each page of a run (and checks its length); one result per page, or one for the whole file.
+    fn open_every_page(&self, ctx: &crate::index::Ctx<'_>, run: &Run) -> Vec<(u64, Result<()>)> {
+        let name = run.name();
+        let file = match self.storage.open(&name, false) {
+            Ok(f) => f,
+            Err(e) => return vec![(0, Err(StoreError::io("opening", self.storage.describe(&name))(e)))],
+        };
+        let size = self.codec.size.bytes() as u64;
+        let mut out = Vec::new();
+        match file.len() {
+            Ok(len) if len != run.meta.pages * size => out.push((
+                0,
+                Err(ctx.fail(&name, (len / size).min(run.meta.pages), format!(
+                    "run is {len} bytes, the catalog says {} pages: cut short or grown",
+                    run.meta.pages
+                ))),
+            )),
+            Ok(_) => {}
+            Err(e) => return vec![(0, Err(StoreError::io("reading the length of", self.storage.describe(&name))(e)))],
+        }
+        for no in 0..run.meta.pages {
+            let r = ctx.read_page(&*file, run.meta.id, &name, no, false).map(drop);
+            out.push((no, r));
+        }
+        out
     }
 }

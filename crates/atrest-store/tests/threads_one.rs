@@ -91,7 +91,7 @@ fn writes_with_maintenance(threads: usize) -> usize {
     work.join().unwrap();
 
     let total = WRITERS * ROUNDS * BATCH;
-    assert_eq!(s.count("c").unwrap(), total);
+    assert_eq!(s.count("c").unwrap(), total as u64);
     assert_eq!(s.find("c", "/t", &json!(1)).unwrap().len(), ROUNDS * BATCH);
     assert!(s.verify(&mut |_, _| {}).unwrap().is_ok());
     drop(s);
@@ -99,7 +99,7 @@ fn writes_with_maintenance(threads: usize) -> usize {
     let mut cfg = small_cfg(storage, keys);
     cfg.threads = threads;
     let s = Store::open(cfg).unwrap();
-    assert_eq!(s.count("c").unwrap(), total);
+    assert_eq!(s.count("c").unwrap(), total as u64);
     assert_eq!(s.get("c", "3-29-19").unwrap().map(|d| d.len()), Some(br#"{"t":3,"pad":""}"#.len() + 200));
     rounds
 }

@@ -6,7 +6,7 @@
 //! what a disk could hold after power loss: the durable state plus an arbitrary (seeded) subset of the
 //! unsynced writes, some of them torn at a sector boundary.
 
-use super::{Storage, StorageFile};
+use super::{LockAttempt, OwnerLock, Storage, StorageFile};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,6 +45,8 @@ struct State {
     ops: u64,
     plan: FaultPlan,
     crashed: bool,
+    /// Who holds the owner lock, if anyone (not part of a crash image: a lock dies with its process).
+    owner: Option<String>,
 }
 
 /// In-memory storage with injectable crashes and I/O errors.
@@ -205,6 +207,28 @@ impl Storage for FaultStorage {
     }
     fn describe(&self, name: &str) -> String {
         format!("mem:{name}")
+    }
+    fn try_lock(&self, holder: &str) -> io::Result<LockAttempt> {
+        let mut s = self.lock();
+        if let Some(h) = &s.owner {
+            return Ok(LockAttempt::Held(h.clone()));
+        }
+        s.owner = Some(holder.to_owned());
+        Ok(LockAttempt::Acquired(Box::new(MemLock { state: self.state.clone() })))
+    }
+}
+
+/// The owner lock of a [`FaultStorage`].
+#[derive(Debug)]
+struct MemLock {
+    state: Arc<Mutex<State>>,
+}
+
+impl OwnerLock for MemLock {}
+
+impl Drop for MemLock {
+    fn drop(&mut self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).owner = None;
     }
 }
 

@@ -1,6 +1,7 @@
 //! The real file system.
 
-use super::{Storage, StorageFile};
+use super::{LockAttempt, OwnerLock, Storage, StorageFile};
+use crate::files::LOCK_FILE;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -94,7 +95,37 @@ impl Storage for FsStorage {
     fn describe(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()
     }
+    fn try_lock(&self, holder: &str) -> io::Result<LockAttempt> {
+        use rustix::fs::{FlockOperation, flock};
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new().read(true).write(true).create(true).mode(0o600).open(&path)?;
+        // flock belongs to this open file description: it goes away when the descriptor is closed or the
+        // process dies (SIGKILL included), and a second open in the same process conflicts like another process.
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let mut who = String::new();
+                let _ = file.read_to_string(&mut who);
+                return Ok(LockAttempt::Held(who.trim().to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(holder.as_bytes())?;
+        Ok(LockAttempt::Acquired(Box::new(FsLock { _file: file })))
+    }
 }
+
+/// The held lock: the open, flocked lock file.
+#[derive(Debug)]
+struct FsLock {
+    _file: File,
+}
+
+impl OwnerLock for FsLock {}
 
 impl StorageFile for FsFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {

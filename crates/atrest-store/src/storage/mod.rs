@@ -10,6 +10,7 @@ use std::io;
 pub use fault::{FaultPlan, FaultStorage};
 pub use fs::FsStorage;
 
+
 /// A flat directory of files addressed by name.
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Opens `name` for reading and writing, creating it empty if `create` and it does not exist.
@@ -31,7 +32,23 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn sync_dir(&self) -> io::Result<()>;
     /// Where this storage lives, for error messages.
     fn describe(&self, name: &str) -> String;
+    /// Takes the directory's owner lock without waiting, recording `holder` (who we are, for the error a
+    /// second opener gets). The lock lasts until the returned guard is dropped or the process ends,
+    /// however it ends.
+    fn try_lock(&self, holder: &str) -> io::Result<LockAttempt>;
 }
+
+/// The outcome of [`Storage::try_lock`].
+#[derive(Debug)]
+pub enum LockAttempt {
+    /// The lock is ours until the guard is dropped.
+    Acquired(Box<dyn OwnerLock>),
+    /// Another owner holds it; what it recorded about itself (empty if it had not written that yet).
+    Held(String),
+}
+
+/// A held owner lock; dropping it releases the lock.
+pub trait OwnerLock: Send + Sync + std::fmt::Debug {}
 
 /// One open file.
 pub trait StorageFile: Send + Sync {

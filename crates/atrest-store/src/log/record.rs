@@ -14,6 +14,38 @@
 
 use crate::codec::{Dec, DecodeError, Enc};
 
+/// Bytes of the length field that starts every record (it counts the bytes after it).
+pub(crate) const LEN_BYTES: usize = 4;
+/// Offset of the record type, from the start of the record.
+pub(crate) const TYPE_AT: usize = 4;
+/// Offset of the collection number.
+pub(crate) const COLL_AT: usize = 5;
+/// Offset of the type's fields.
+pub(crate) const FIELDS_AT: usize = 13;
+
+/// Splits a collection's payload stream into records: (offset of the record in the stream, the record
+/// without its length field). A length that overruns the stream is an error naming the offset.
+pub(crate) fn split_records(stream: &[u8]) -> impl Iterator<Item = Result<(usize, &[u8]), (usize, &'static str)>> {
+    let mut o = 0usize;
+    std::iter::from_fn(move || {
+        if o >= stream.len() {
+            return None;
+        }
+        let at = o;
+        let Some(lb) = stream.get(o..o + LEN_BYTES) else {
+            o = stream.len();
+            return Some(Err((at, "truncated record length")));
+        };
+        let len = u32::from_le_bytes([lb[0], lb[1], lb[2], lb[3]]) as usize;
+        let Some(body) = stream.get(o + LEN_BYTES..o + LEN_BYTES + len) else {
+            o = stream.len();
+            return Some(Err((at, "record overruns its stream")));
+        };
+        o += LEN_BYTES + len;
+        Some(Ok((at, body)))
+    })
+}
+
 /// Where a record lies: segment, first page, offset in that page's payload, and total length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Loc {
@@ -96,8 +128,9 @@ impl Record {
         tail
     }
 
-    /// Decodes one record (without its length prefix).
+    /// Decodes one record (without its length prefix: the field at [`TYPE_AT`] comes first).
     pub(crate) fn decode(body: &[u8]) -> Result<Record, DecodeError> {
+        debug_assert_eq!((COLL_AT - TYPE_AT, FIELDS_AT - COLL_AT), (1, 8));
         let mut d = Dec::new(body, "log record");
         let ty = d.u8()?;
         let coll = d.u64()?;

@@ -3,7 +3,7 @@
 //! sync, a segment switch, or the end of a commit, so ordering and error reporting stay those of inline
 //! writes.
 
-use crate::aligned::AlignedBuf;
+use crate::log::aligned::AlignedBuf;
 use crate::storage::StorageFile;
 use std::io;
 use std::sync::Arc;

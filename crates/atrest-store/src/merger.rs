@@ -1,0 +1,159 @@
+//! The background merger: after checkpoints add runs, it merges the newest runs of a tree whose sizes call
+//! for it (`index::merge::plan`), so a lookup touches a bounded number of runs, and drops deleted entries
+//! when a merge reaches a tree's oldest run. A merge writes a new run, then installs it with a new manifest;
+//! the inputs' files go once no reader holds them. A tree whose merge failed (a damaged run) is left alone
+//! until `reindex` rebuilds it; other collections are not affected.
+
+use crate::collection::DELETED;
+use crate::error::Result;
+use crate::index::merge::{MergeIter, Source, plan};
+use crate::index::reader::Run;
+use crate::index::run::RunKind;
+use crate::store::Inner;
+use std::sync::Arc;
+
+/// At close, merges whose inputs total at most this many bytes still run, so that a short-lived process
+/// (one `atrest put`) does not leave runs piling up, without ever paying for a large merge.
+const SMALL_MERGE_BYTES: u64 = 32 << 20;
+
+/// One merge to do.
+struct MergeJob {
+    coll: u64,
+    name: String,
+    kind: RunKind,
+    inputs: Vec<Arc<Run>>,
+    /// The inputs include the tree's oldest run: deletions can be dropped.
+    bottom: bool,
+}
+
+impl Inner {
+    /// The merger thread's body: waits to be woken, then merges until nothing is due.
+    pub(crate) fn merge_loop(&self) {
+        loop {
+            {
+                let mut w = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+                while !w.work && !w.stop {
+                    w = self.wake.1.wait(w).unwrap_or_else(|p| p.into_inner());
+                }
+                if w.stop {
+                    return;
+                }
+                w.work = false;
+            }
+            let r = self.merge_due(false);
+            let _ = self.poison_on_err(r);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.wake.0.lock().unwrap_or_else(|p| p.into_inner()).stop
+    }
+
+    /// Runs the merges that are due (with `small_only`, only small ones: see [`SMALL_MERGE_BYTES`]).
+    pub(crate) fn merge_due(&self, small_only: bool) -> Result<()> {
+        loop {
+            if !small_only && self.stopping() {
+                return Ok(());
+            }
+            let _m = self.maint_shared();
+            if self.check_poison().is_err() {
+                return Ok(());
+            }
+            let Some(job) = self.pick_merge(small_only) else { return Ok(()) };
+            let key = (job.coll, job.kind);
+            if let Err(e) = self.run_merge(job) {
+                self.stuck.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+                if matches!(e, crate::StoreError::Io { .. }) {
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn pick_merge(&self, small_only: bool) -> Option<MergeJob> {
+        let stuck = self.stuck.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let page = self.codec.size.bytes() as u64;
+        let s = self.read_state();
+        for c in s.colls.values() {
+            for (kind, tree) in [(RunKind::Ids, &c.lsm.ids), (RunKind::Index, &c.lsm.index)] {
+                if stuck.contains(&(c.number, kind)) {
+                    continue;
+                }
+                let sizes: Vec<u64> = tree.runs.iter().map(|r| r.meta.pages).collect();
+                let Some(k) = plan(&sizes) else { continue };
+                if small_only && sizes[..k].iter().sum::<u64>() * page > SMALL_MERGE_BYTES {
+                    continue;
+                }
+                return Some(MergeJob {
+                    coll: c.number,
+                    name: c.name.clone(),
+                    kind,
+                    inputs: tree.runs[..k].to_vec(),
+                    bottom: k == tree.runs.len(),
+                });
+            }
+        }
+        None
+    }
+
+    /// Merges the job's runs into one and installs it in their place.
+    fn run_merge(&self, job: MergeJob) -> Result<()> {
+        let ctx = self.ctx(Some(&job.name));
+        let sources: Vec<Source<'_>> = job.inputs.iter().map(|r| Box::new(r.iter(&ctx, &[], false)) as Source<'_>).collect();
+        let merged = MergeIter::new(sources);
+        let out = self.write_run(job.coll, job.kind, |w| {
+            for e in merged {
+                let (k, v) = e?;
+                if job.bottom && v == DELETED {
+                    continue;
+                }
+                w.add(&k, &v)?;
+            }
+            Ok(())
+        })?;
+        self.install(|s| {
+            let tree = s.colls.get_mut(&job.coll).map(|c| match job.kind {
+                RunKind::Ids => &mut c.lsm.ids,
+                RunKind::Index => &mut c.lsm.index,
+            });
+            let at = tree.as_ref().and_then(|t| t.runs.iter().position(|r| Arc::ptr_eq(r, &job.inputs[0])));
+            let (Some(tree), Some(at)) = (tree, at) else {
+                // The collection was dropped (or rebuilt) meanwhile: the output was never named anywhere.
+                out.iter().for_each(|r| r.retire());
+                return Ok(Vec::new());
+            };
+            let k = job.inputs.len();
+            let same = tree.runs.get(at..at + k).is_some_and(|w| w.iter().zip(&job.inputs).all(|(a, b)| Arc::ptr_eq(a, b)));
+            if !same {
+                out.iter().for_each(|r| r.retire());
+                return Ok(Vec::new());
+            }
+            Ok(tree.runs.splice(at..at + k, out.clone()).collect())
+        })
+    }
+
+    /// Merges every tree into a single run under the current keys, deletions dropped (`rekey`).
+    pub(crate) fn compact_all(&self) -> Result<()> {
+        let jobs: Vec<MergeJob> = {
+            let s = self.read_state();
+            s.colls
+                .values()
+                .flat_map(|c| {
+                    [(RunKind::Ids, &c.lsm.ids), (RunKind::Index, &c.lsm.index)].into_iter().filter_map(|(kind, t)| {
+                        (!t.runs.is_empty()).then(|| MergeJob {
+                            coll: c.number,
+                            name: c.name.clone(),
+                            kind,
+                            inputs: t.runs.clone(),
+                            bottom: true,
+                        })
+                    })
+                })
+                .collect()
+        };
+        for job in jobs {
+            self.run_merge(job)?;
+        }
+        Ok(())
+    }
+}
