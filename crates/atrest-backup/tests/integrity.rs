@@ -59,7 +59,7 @@ fn every_file_deleted_truncated_or_altered_is_reported_by_name() {
     let names: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
     assert!(names.contains(&"keyring") && names.contains(&"MANIFEST") && names.contains(&"ATREST"), "{names:?}");
     assert!(names.iter().filter(|n| n.starts_with("seg-")).count() >= 2, "{names:?}");
-    assert!(names.iter().any(|n| n.starts_with("idx-")), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("run-")), "{names:?}");
     verify_backup(&target, None, fx.provider()).unwrap();
 
     let mut checked = 0;

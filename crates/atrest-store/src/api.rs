@@ -46,8 +46,7 @@ impl Store {
         let (number, info) = {
             let s = self.inner.read_state();
             let c = s.coll(collection)?;
-            let info =
-                crate::apply::CollInfo { name: c.name.clone(), policy: c.policy.clone(), hash_key: c.hash_key };
+            let info = crate::apply::CollInfo { name: c.name.clone(), policy: c.policy.clone(), hash_key: c.hash_key };
             (c.number, info)
         };
         json::check_id(id, &self.inner.cfg.limits)?;

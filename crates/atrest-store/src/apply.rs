@@ -59,14 +59,14 @@ pub(crate) struct CollInfo {
 impl CollInfo {
     /// The index hashes of a document under this collection's policy (sorted, distinct).
     pub(crate) fn hashes_of(&self, doc: &[u8]) -> Result<Vec<u64>> {
-        let keys = json::parse_document(doc, &json::Limits { max_id_len: usize::MAX, max_doc_len: usize::MAX }, &self.policy)?;
+        let keys =
+            json::parse_document(doc, &json::Limits { max_id_len: usize::MAX, max_doc_len: usize::MAX }, &self.policy)?;
         Ok(self.hashes(&keys))
     }
 
     /// The hashes of index keys (sorted, distinct).
     pub(crate) fn hashes(&self, keys: &[json::IndexKey]) -> Vec<u64> {
-        let mut h: Vec<u64> =
-            keys.iter().map(|k| index_hash(&self.hash_key, &k.pointer, k.value.as_bytes())).collect();
+        let mut h: Vec<u64> = keys.iter().map(|k| index_hash(&self.hash_key, &k.pointer, k.value.as_bytes())).collect();
         h.sort_unstable();
         h.dedup();
         h
@@ -98,7 +98,10 @@ impl Inner {
             Target::Shadow { coll, .. } => {
                 let s = self.read_state();
                 let Some(c) = s.colls.get(coll) else { return Ok(BTreeMap::new()) };
-                HashMap::from([(*coll, CollInfo { name: c.name.clone(), policy: c.policy.clone(), hash_key: c.hash_key })])
+                HashMap::from([(
+                    *coll,
+                    CollInfo { name: c.name.clone(), policy: c.policy.clone(), hash_key: c.hash_key },
+                )])
             }
         };
         let mut overlay: HashMap<(u64, String), Current> = HashMap::new();
@@ -189,9 +192,8 @@ impl Inner {
             Err(runs) => lookup_runs(&self.ctx(Some(&info.name)), &runs, id.as_bytes())?,
         };
         let Some(value) = value else { return Ok(None) };
-        let entry = DocEntry::decode(&value).map_err(|e| {
-            integrity(Some(&info.name), &*self.storage, "", 0, format!("id map entry of {id:?}: {e}"))
-        })?;
+        let entry = DocEntry::decode(&value)
+            .map_err(|e| integrity(Some(&info.name), &*self.storage, "", 0, format!("id map entry of {id:?}: {e}")))?;
         Ok(entry.map(|e| (e, None)))
     }
 

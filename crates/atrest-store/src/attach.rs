@@ -172,11 +172,13 @@ impl AttachmentReader<'_> {
         let size = self.store.codec.size.bytes();
         for (i, page) in pages.chunks_exact(size).enumerate() {
             let body = &page[self.store.codec.size.body_range()];
-            let h = crate::pages::BodyHeader::read(body, atrest_core::page::PageKind::Attachment).map_err(|d| StoreError::Integrity {
-                collection: Some(self.collection.clone()),
-                file: self.store.storage.describe(&crate::files::seg_name(x.seg)),
-                offset: (first + i as u64) * size as u64,
-                detail: d.into(),
+            let h = crate::pages::BodyHeader::read(body, atrest_core::page::PageKind::Attachment).map_err(|d| {
+                StoreError::Integrity {
+                    collection: Some(self.collection.clone()),
+                    file: self.store.storage.describe(&crate::files::seg_name(x.seg)),
+                    offset: (first + i as u64) * size as u64,
+                    detail: d.into(),
+                }
             })?;
             if h.kind != atrest_core::page::PageKind::Attachment {
                 return Err(StoreError::Integrity {

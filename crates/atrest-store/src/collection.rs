@@ -121,10 +121,7 @@ pub(crate) struct Lsm {
 impl Lsm {
     /// Bytes of the buffers, frozen ones included.
     pub(crate) fn mem_bytes(&self) -> usize {
-        [&self.ids, &self.index]
-            .iter()
-            .map(|t| t.mem.bytes() + t.frozen.as_ref().map_or(0, |f| f.bytes()))
-            .sum()
+        [&self.ids, &self.index].iter().map(|t| t.mem.bytes() + t.frozen.as_ref().map_or(0, |f| f.bytes())).sum()
     }
 }
 

@@ -157,34 +157,33 @@ impl Inner {
         let mut placed: Vec<(Mode, Placed)> = Vec::with_capacity(ops_total);
         let mut seg_keys: Vec<(u64, u32)> = Vec::new();
         let mut written = 0u64;
-        let mut flush =
-            |batch: &mut BatchBuf, placed: &mut Vec<(Mode, Placed)>, w: &mut LogWriter| -> Result<()> {
-                if batch.pages() == 0 {
-                    return Ok(());
-                }
-                let seq = self.next_batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                batch.finish(seq, w.synced);
-                written += batch.bytes() as u64;
-                let full = std::mem::replace(batch, BatchBuf::new(&self.codec, Some(Default::default()), 0));
-                let (seg, base, keys, back) =
-                    w.append(&*self.storage, &self.codec, full, &mut || self.alloc_file_id(), overlap)?;
-                *batch = BatchBuf::new(&self.codec, back.or_else(|| w.spare.pop()), cap);
-                w.appended = seq;
-                seg_keys.extend(keys.into_iter().map(|k| (seg, k)));
-                for (mode, p) in placed.drain(..) {
-                    match p {
-                        Placed::Rec { page, offset, len, rec, hashes } => {
-                            let loc = Loc { seg, page: base + page as u64, offset: offset as u32, len: len as u32 };
-                            applied.push(Applied { loc, rec, hashes, mode });
-                        }
-                        Placed::Chunk { job, first, pages } => {
-                            let ext = Extent { seg, first: base + first as u64, pages: pages as u32 };
-                            merge_extent(&mut out[job], ext);
-                        }
+        let mut flush = |batch: &mut BatchBuf, placed: &mut Vec<(Mode, Placed)>, w: &mut LogWriter| -> Result<()> {
+            if batch.pages() == 0 {
+                return Ok(());
+            }
+            let seq = self.next_batch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            batch.finish(seq, w.synced);
+            written += batch.bytes() as u64;
+            let full = std::mem::replace(batch, BatchBuf::new(&self.codec, Some(Default::default()), 0));
+            let (seg, base, keys, back) =
+                w.append(&*self.storage, &self.codec, full, &mut || self.alloc_file_id(), overlap)?;
+            *batch = BatchBuf::new(&self.codec, back.or_else(|| w.spare.pop()), cap);
+            w.appended = seq;
+            seg_keys.extend(keys.into_iter().map(|k| (seg, k)));
+            for (mode, p) in placed.drain(..) {
+                match p {
+                    Placed::Rec { page, offset, len, rec, hashes } => {
+                        let loc = Loc { seg, page: base + page as u64, offset: offset as u32, len: len as u32 };
+                        applied.push(Applied { loc, rec, hashes, mode });
+                    }
+                    Placed::Chunk { job, first, pages } => {
+                        let ext = Extent { seg, first: base + first as u64, pages: pages as u32 };
+                        merge_extent(&mut out[job], ext);
                     }
                 }
-                Ok(())
-            };
+            }
+            Ok(())
+        };
         // One head buffer for every record: no allocation per document.
         let mut head = Vec::new();
         for (coll, ops) in by_coll {

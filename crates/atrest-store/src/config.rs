@@ -57,9 +57,10 @@ impl StoreConfig {
             checkpoint_bytes: 256 << 20,
             memtable_bytes: 64 << 20,
             cache_bytes: 256 << 20,
-            owner: std::env::args().next().map_or_else(|| "a program".to_owned(), |a| {
-                std::path::Path::new(&a).file_name().map_or(a.clone(), |f| f.to_string_lossy().into_owned())
-            }),
+            owner: std::env::args().next().map_or_else(
+                || "a program".to_owned(),
+                |a| std::path::Path::new(&a).file_name().map_or(a.clone(), |f| f.to_string_lossy().into_owned()),
+            ),
             limits: Limits::default(),
             threads: 0,
             store_id: None,

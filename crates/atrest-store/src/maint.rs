@@ -176,8 +176,11 @@ impl Inner {
     pub(crate) fn drop_collection(&self, name: &str) -> Result<()> {
         let _m = self.maint_shared();
         self.check_poison()?;
-        let _writer = self.lock_writer();
+        let mut writer = self.lock_writer();
         let number = self.read_state().coll(name)?.number;
+        // Checkpoint first: replay then never meets the collection's pages, which no key will open.
+        let r = self.checkpoint_locked(&mut writer);
+        self.poison_on_err(r)?;
         let doomed: Vec<u32> = self
             .keys
             .list()?

@@ -99,7 +99,8 @@ impl Inner {
     /// Merges the job's runs into one and installs it in their place.
     fn run_merge(&self, job: MergeJob) -> Result<()> {
         let ctx = self.ctx(Some(&job.name));
-        let sources: Vec<Source<'_>> = job.inputs.iter().map(|r| Box::new(r.iter(&ctx, &[], false)) as Source<'_>).collect();
+        let sources: Vec<Source<'_>> =
+            job.inputs.iter().map(|r| Box::new(r.iter(&ctx, &[], false)) as Source<'_>).collect();
         let merged = MergeIter::new(sources);
         let out = self.write_run(job.coll, job.kind, |w| {
             for e in merged {
@@ -123,7 +124,8 @@ impl Inner {
                 return Ok(Vec::new());
             };
             let k = job.inputs.len();
-            let same = tree.runs.get(at..at + k).is_some_and(|w| w.iter().zip(&job.inputs).all(|(a, b)| Arc::ptr_eq(a, b)));
+            let same =
+                tree.runs.get(at..at + k).is_some_and(|w| w.iter().zip(&job.inputs).all(|(a, b)| Arc::ptr_eq(a, b)));
             if !same {
                 out.iter().for_each(|r| r.retire());
                 return Ok(Vec::new());
@@ -139,15 +141,16 @@ impl Inner {
             s.colls
                 .values()
                 .flat_map(|c| {
-                    [(RunKind::Ids, &c.lsm.ids), (RunKind::Index, &c.lsm.index)].into_iter().filter_map(|(kind, t)| {
-                        (!t.runs.is_empty()).then(|| MergeJob {
+                    [(RunKind::Ids, &c.lsm.ids), (RunKind::Index, &c.lsm.index)]
+                        .into_iter()
+                        .filter(|(_, t)| !t.runs.is_empty())
+                        .map(|(kind, t)| MergeJob {
                             coll: c.number,
                             name: c.name.clone(),
                             kind,
                             inputs: t.runs.clone(),
                             bottom: true,
                         })
-                    })
                 })
                 .collect()
         };

@@ -191,7 +191,7 @@ pub(crate) fn migrate_v1(cfg: &StoreConfig, format: &FormatInfo, progress: &mut 
             RunKind::Ids,
             &mut docs.into_iter().map(|(id, loc, _, attachments)| {
                 done += 1;
-                if done % 10_000 == 0 {
+                if done.is_multiple_of(10_000) {
                     progress(done, total);
                 }
                 (id.into_bytes(), DocEntry { loc, attachments }.encode())

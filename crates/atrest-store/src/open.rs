@@ -204,8 +204,6 @@ impl Store {
 /// use.
 pub(crate) struct Batch {
     pub(crate) seg: u64,
-    /// The page after the batch.
-    pub(crate) end: u64,
     pub(crate) records: Vec<(Loc, Record)>,
     pub(crate) keys: Vec<u32>,
 }
@@ -253,13 +251,13 @@ impl Inner {
         for &seg in segs.iter().filter(|&&s| s >= start.0) {
             let first = if seg == start.0 { start.1 } else { 0 };
             let mut failed: Option<StoreError> = None;
-            let end = scan_segment(&*self.storage, &self.codec, seg, first, &mut |p| {
-                match self.walk_page(seg, p, &mut w, on_batch) {
-                    Ok(go) => Ok(go),
-                    Err(e) => {
-                        failed = Some(e);
-                        Ok(false)
-                    }
+            let end = scan_segment(&*self.storage, &self.codec, seg, first, &mut |p| match self
+                .walk_page(seg, p, &mut w, on_batch)
+            {
+                Ok(go) => Ok(go),
+                Err(e) => {
+                    failed = Some(e);
+                    Ok(false)
                 }
             })?;
             if let Some(e) = failed {
@@ -311,12 +309,7 @@ impl Inner {
             if !w.stream.is_empty() {
                 return Ok(false);
             }
-            on_batch(Batch {
-                seg,
-                end: no + 1,
-                records: std::mem::take(&mut w.records),
-                keys: std::mem::take(&mut w.keys),
-            })?;
+            on_batch(Batch { seg, records: std::mem::take(&mut w.records), keys: std::mem::take(&mut w.keys) })?;
             w.last_seq = head.batch;
             w.cur = None;
             w.committed = (seg, no + 1);
@@ -326,21 +319,28 @@ impl Inner {
 
     /// Decodes a finished payload stream into records of the current batch.
     fn parse_stream(&self, seg: u64, w: &mut Walk) -> Result<()> {
-        let cap = self.codec.payload_cap();
         let stream = std::mem::take(&mut w.stream);
+        let recs = self.stream_records(seg, w.stream_first, &stream)?;
+        w.records.extend(recs);
+        Ok(())
+    }
+
+    /// The records of a payload stream that starts at page `first` of segment `seg`, with their locations.
+    pub(crate) fn stream_records(&self, seg: u64, first: u64, stream: &[u8]) -> Result<Vec<(Loc, Record)>> {
+        let cap = self.codec.payload_cap();
         let size = self.codec.size.bytes() as u64;
         let name = seg_name(seg);
-        for r in split_records(&stream) {
+        let mut out = Vec::new();
+        for r in split_records(stream) {
             let (o, body) = r.map_err(|(o, d)| {
-                integrity(None, &*self.storage, &name, (w.stream_first + (o / cap) as u64) * size, d.into())
+                integrity(None, &*self.storage, &name, (first + (o / cap) as u64) * size, d.into())
             })?;
-            let page = w.stream_first + (o / cap) as u64;
-            let rec = Record::decode(body)
-                .map_err(|e| integrity(None, &*self.storage, &name, page * size, e.to_string()))?;
-            let loc = Loc { seg, page, offset: (o % cap) as u32, len: (body.len() + 4) as u32 };
-            w.records.push((loc, rec));
+            let page = first + (o / cap) as u64;
+            let rec =
+                Record::decode(body).map_err(|e| integrity(None, &*self.storage, &name, page * size, e.to_string()))?;
+            out.push((Loc { seg, page, offset: (o % cap) as u32, len: (body.len() + 4) as u32 }, rec));
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Computes the index hashes of a batch's puts (in the pool) and applies the batch to `target`'s trees.
@@ -488,7 +488,9 @@ impl Inner {
                     &*self.storage,
                     &seg_name(tail.0),
                     tail.1.saturating_mul(size),
-                    format!("damaged page in the middle of the log (batch {damaged} was durable); refusing to truncate"),
+                    format!(
+                        "damaged page in the middle of the log (batch {damaged} was durable); refusing to truncate"
+                    ),
                 ));
             }
         }

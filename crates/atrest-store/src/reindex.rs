@@ -9,8 +9,12 @@ use crate::error::{Result, StoreError};
 use crate::files::seg_name;
 use crate::index::run::RunKind;
 use crate::index::run::RunWriter;
+use crate::log::record::{Loc, Record};
+use crate::log::scan::{ScanEnd, Scanned, scan_segment};
 use crate::manifest::integrity;
+use crate::pages::CONTINUES;
 use crate::store::Inner;
+use atrest_core::page::PageKind;
 use std::sync::Arc;
 
 impl Inner {
@@ -18,8 +22,31 @@ impl Inner {
     fn flush_shadow(&self, coll: u64, lsm: &mut Lsm) -> Result<()> {
         for (kind, tree) in [(RunKind::Ids, &mut lsm.ids), (RunKind::Index, &mut lsm.index)] {
             let mem = std::mem::take(&mut tree.mem);
-            let run = self.write_run(coll, kind, |w: &mut RunWriter<'_>| mem.iter().try_for_each(|(k, v)| w.add(k, v)))?;
+            let run =
+                self.write_run(coll, kind, |w: &mut RunWriter<'_>| mem.iter().try_for_each(|(k, v)| w.add(k, v)))?;
             tree.runs.splice(0..0, run);
+        }
+        Ok(())
+    }
+
+    /// Applies records of collection `number` to the trees being rebuilt, writing their buffers out when full.
+    fn reindex_apply(
+        &self,
+        number: u64,
+        records: Vec<(Loc, Record)>,
+        shadow: &mut Lsm,
+        docs: &mut u64,
+        infos: &std::collections::HashMap<u64, crate::apply::CollInfo>,
+    ) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let changes = self.apply_records(records, &Target::Shadow { coll: number, lsm: shadow }, infos)?;
+        for (_, ch) in changes {
+            ch.apply_to(shadow, docs);
+        }
+        if shadow.mem_bytes() >= self.cfg.memtable_bytes {
+            self.flush_shadow(number, shadow)?;
         }
         Ok(())
     }
@@ -29,48 +56,88 @@ impl Inner {
         let _m = self.maint_exclusive();
         self.check_poison()?;
         // Everything durable first: the log's end is then where the rebuilt trees end too.
-        let end_pos = {
+        {
             let mut w = self.lock_writer();
             let r = self.checkpoint_locked(&mut w);
             self.poison_on_err(r)?;
-            (w.seg, w.next_page)
-        };
+        }
         let number = self.read_state().coll(name)?.number;
         let infos = self.all_infos();
         let segs: Vec<u64> = self.read_state().seg_keys.keys().copied().collect();
         let size = self.codec.size.bytes() as u64;
         let mut lens = Vec::with_capacity(segs.len());
         for &s in &segs {
-            lens.push(self.file(s)?.len().map_err(StoreError::io("reading the length of", self.storage.describe(&seg_name(s))))? / size);
+            lens.push(
+                self.file(s)?
+                    .len()
+                    .map_err(StoreError::io("reading the length of", self.storage.describe(&seg_name(s))))?
+                    / size,
+            );
         }
         let total: u64 = lens.iter().sum();
-        let before = |seg: u64| -> u64 { segs.iter().zip(&lens).take_while(|(s, _)| **s < seg).map(|(_, l)| l).sum() };
+        let shredded = self.read_state().manifest.shredded.clone();
         let mut shadow = Lsm::default();
         let mut docs = 0u64;
-        let first = segs.first().copied().unwrap_or(end_pos.0);
-        let end = self.walk_log(&segs, (first, 0), 0, &mut |b| {
-            let records: Vec<_> = b.records.into_iter().filter(|(_, r)| r.coll() == number).collect();
-            if !records.is_empty() {
-                let changes = self.apply_records(records, &Target::Shadow { coll: number, lsm: &shadow }, &infos)?;
-                for (_, ch) in changes {
-                    ch.apply_to(&mut shadow, &mut docs);
+        let mut done = 0u64;
+        // The log up to the checkpoint is complete, so batches need no checking here: streams are read in log
+        // order, and pages of dropped collections (their keys destroyed) are passed over.
+        for &seg in &segs {
+            let mut stream: Vec<u8> = Vec::new();
+            let mut stream_first = 0u64;
+            let mut pending: Vec<(Loc, Record)> = Vec::new();
+            let mut failed: Option<StoreError> = None;
+            let end = scan_segment(&*self.storage, &self.codec, seg, 0, &mut |p| {
+                done += 1;
+                match p {
+                    Scanned::Bad { key_id: Some(k), .. } if shredded.contains(&k) => Ok(true),
+                    Scanned::Bad { no, detail, .. } => {
+                        failed = Some(integrity(Some(name), &*self.storage, &seg_name(seg), no * size, detail));
+                        Ok(false)
+                    }
+                    Scanned::Page { no, head, payload, .. } => {
+                        if head.kind != PageKind::Data {
+                            return Ok(true);
+                        }
+                        if stream.is_empty() {
+                            stream_first = no;
+                        }
+                        stream.extend_from_slice(payload);
+                        if head.flags & CONTINUES == 0 {
+                            match self.stream_records(seg, stream_first, &std::mem::take(&mut stream)) {
+                                Ok(recs) => pending.extend(recs.into_iter().filter(|(_, r)| r.coll() == number)),
+                                Err(e) => {
+                                    failed = Some(e);
+                                    return Ok(false);
+                                }
+                            }
+                        }
+                        if pending.len() >= 4096 {
+                            let batch = std::mem::take(&mut pending);
+                            if let Err(e) = self.reindex_apply(number, batch, &mut shadow, &mut docs, &infos) {
+                                failed = Some(e);
+                                return Ok(false);
+                            }
+                        }
+                        if done.is_multiple_of(1024) {
+                            progress(done, total);
+                        }
+                        Ok(true)
+                    }
                 }
-                if shadow.mem_bytes() >= self.cfg.memtable_bytes {
-                    self.flush_shadow(number, &mut shadow)?;
-                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
             }
-            progress(before(b.seg) + b.end, total);
-            Ok(())
-        })?;
-        if end.tail.is_some() || end.committed != end_pos {
-            let (seg, page) = end.tail.unwrap_or(end.committed);
-            return Err(integrity(
-                Some(name),
-                &*self.storage,
-                &seg_name(seg),
-                page.saturating_mul(size),
-                "the log is damaged here; reindex cannot read the records after it".into(),
-            ));
+            if end != ScanEnd::Complete || !stream.is_empty() {
+                return Err(integrity(
+                    Some(name),
+                    &*self.storage,
+                    &seg_name(seg),
+                    0,
+                    "the segment ends inside a record; reindex cannot read it whole".into(),
+                ));
+            }
+            self.reindex_apply(number, pending, &mut shadow, &mut docs, &infos)?;
         }
         self.flush_shadow(number, &mut shadow)?;
         progress(total, total);

@@ -130,7 +130,7 @@ impl Inner {
                     }
                 }
                 done += 1;
-                if done % 256 == 0 {
+                if done.is_multiple_of(256) {
                     progress(done, total);
                 }
                 Ok(true)
@@ -161,10 +161,11 @@ impl Inner {
         match file.len() {
             Ok(len) if len != run.meta.pages * size => out.push((
                 0,
-                Err(ctx.fail(&name, (len / size).min(run.meta.pages), format!(
-                    "run is {len} bytes, the catalog says {} pages: cut short or grown",
-                    run.meta.pages
-                ))),
+                Err(ctx.fail(
+                    &name,
+                    (len / size).min(run.meta.pages),
+                    format!("run is {len} bytes, the catalog says {} pages: cut short or grown", run.meta.pages),
+                )),
             )),
             Ok(_) => {}
             Err(e) => return vec![(0, Err(StoreError::io("reading the length of", self.storage.describe(&name))(e)))],

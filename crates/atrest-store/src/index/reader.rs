@@ -100,15 +100,16 @@ impl Run {
         let len = file.len().map_err(StoreError::io("reading the length of", ctx.storage.describe(&name)))?;
         if len != self.meta.pages * size || self.meta.pages < 2 {
             let at = len.min(self.meta.pages * size);
-            return Err(ctx.fail(&name, at / size, format!(
-                "run is {len} bytes, the catalog says {} pages of {size}: cut short or grown",
-                self.meta.pages
-            )));
+            return Err(ctx.fail(
+                &name,
+                at / size,
+                format!("run is {len} bytes, the catalog says {} pages of {size}: cut short or grown", self.meta.pages),
+            ));
         }
         let footer_no = self.meta.pages - 1;
         let footer = ctx.read_page(&*file, self.meta.id, &name, footer_no, false)?;
-        let (kind, entries, index_first, index_pages) = parse_footer(ctx.payload(&footer, &name, footer_no)?)
-            .map_err(|d| ctx.fail(&name, footer_no, d.into()))?;
+        let (kind, entries, index_first, index_pages) =
+            parse_footer(ctx.payload(&footer, &name, footer_no)?).map_err(|d| ctx.fail(&name, footer_no, d.into()))?;
         if kind != self.meta.kind || entries != self.meta.entries || index_first + index_pages != footer_no {
             return Err(ctx.fail(&name, footer_no, "run footer does not match the catalog".into()));
         }
@@ -196,7 +197,11 @@ impl Run {
             }
         }
         if n != self.meta.entries {
-            return Err(ctx.fail(&self.name(), 0, format!("run holds {n} entries, its footer says {}", self.meta.entries)));
+            return Err(ctx.fail(
+                &self.name(),
+                0,
+                format!("run holds {n} entries, its footer says {}", self.meta.entries),
+            ));
         }
         Ok(self.meta.pages)
     }

@@ -48,11 +48,13 @@ pub(crate) fn scan_segment(
     while no < pages {
         let n = ((pages - no) as usize).min(SCAN_PAGES);
         let chunk = &mut buf[..n * size];
-        let got =
-            read_exact_at(&*file, chunk, no * size as u64).map_err(StoreError::io("reading", storage.describe(&name)))?;
+        let got = read_exact_at(&*file, chunk, no * size as u64)
+            .map_err(StoreError::io("reading", storage.describe(&name)))?;
         let whole = got / size;
-        let key_ids: Vec<Option<u32>> =
-            chunk[..whole * size].chunks_exact(size).map(|p| PageHeader::parse_prefix(p).ok().map(|h| h.key_id)).collect();
+        let key_ids: Vec<Option<u32>> = chunk[..whole * size]
+            .chunks_exact(size)
+            .map(|p| PageHeader::parse_prefix(p).ok().map(|h| h.key_id))
+            .collect();
         let results = codec.open_run(seg, no, &mut chunk[..whole * size]);
         for (i, r) in results.into_iter().enumerate() {
             let page_no = no + i as u64;

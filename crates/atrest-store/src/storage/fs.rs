@@ -100,7 +100,8 @@ impl Storage for FsStorage {
         use std::io::{Read, Seek, Write};
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new().read(true).write(true).create(true).mode(0o600).open(&path)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&path)?;
         // flock belongs to this open file description: it goes away when the descriptor is closed or the
         // process dies (SIGKILL included), and a second open in the same process conflicts like another process.
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {

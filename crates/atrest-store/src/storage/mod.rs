@@ -10,7 +10,6 @@ use std::io;
 pub use fault::{FaultPlan, FaultStorage};
 pub use fs::FsStorage;
 
-
 /// A flat directory of files addressed by name.
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Opens `name` for reading and writing, creating it empty if `create` and it does not exist.
