@@ -114,8 +114,7 @@ impl KeyCache {
         }
         let unavailable = |e| LookupError::Unavailable(KeySourceError::new(e));
         let bytes = self.source.key(id).map_err(unavailable)?.ok_or(LookupError::Unknown)?;
-        let key =
-            Arc::new(Xaes256Gcm::try_new(&bytes).map_err(|e| LookupError::Unavailable(KeySourceError::new(e)))?);
+        let key = Arc::new(Xaes256Gcm::try_new(&bytes).map_err(|e| LookupError::Unavailable(KeySourceError::new(e)))?);
         self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(id, key.clone());
         Ok(key)
     }
