@@ -2,7 +2,7 @@
 # (default 20) from a scratch copy of its checked-in seed corpus, so the targets never rot. Uses nightly with
 # AddressSanitizer; installs nightly and cargo-fuzz when missing. Where no nightly can be had (a machine that
 # cannot fetch toolchains), it falls back to the pinned stable toolchain without a sanitizer and says so.
-# Time: about 1 minute of fuzzing plus the build (3-4 minutes on 2 cores from clean) and, where cargo-fuzz
+# Time: about 80 seconds of fuzzing (4 targets) plus the build (3-4 minutes on 2 cores from clean) and, where cargo-fuzz
 # is missing, about 2 minutes to install it. Long runs: docs/fuzzing.md.
 set -euo pipefail
 source scripts/lib.sh
