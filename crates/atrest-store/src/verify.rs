@@ -98,13 +98,10 @@ impl Inner {
             let ctx = self.ctx(Some(coll));
             let before = report.failures.len();
             // Page by page first, so every bad page is listed; the structure only if they all open.
-            for (no, r) in self.open_every_page(&ctx, run) {
+            for r in self.open_every_page(&ctx, run) {
                 match r {
                     Ok(()) => report.pages_ok += 1,
-                    Err(e) => {
-                        let _ = no;
-                        report.fail(e)
-                    }
+                    Err(e) => report.fail(e),
                 }
             }
             if report.failures.len() == before
@@ -150,29 +147,28 @@ impl Inner {
     }
 
     /// Opens each page of a run (and checks its length); one result per page, or one for the whole file.
-    fn open_every_page(&self, ctx: &crate::index::Ctx<'_>, run: &Run) -> Vec<(u64, Result<()>)> {
+    fn open_every_page(&self, ctx: &crate::index::Ctx<'_>, run: &Run) -> Vec<Result<()>> {
         let name = run.name();
         let file = match self.storage.open(&name, false) {
             Ok(f) => f,
-            Err(e) => return vec![(0, Err(StoreError::io("opening", self.storage.describe(&name))(e)))],
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return vec![Err(ctx.fail(&name, 0, "the run file named by the catalog is missing".into()))];
+            }
+            Err(e) => return vec![Err(StoreError::io("opening", self.storage.describe(&name))(e))],
         };
         let size = self.codec.size.bytes() as u64;
         let mut out = Vec::new();
         match file.len() {
-            Ok(len) if len != run.meta.pages * size => out.push((
-                0,
-                Err(ctx.fail(
-                    &name,
-                    (len / size).min(run.meta.pages),
-                    format!("run is {len} bytes, the catalog says {} pages: cut short or grown", run.meta.pages),
-                )),
-            )),
+            Ok(len) if len != run.meta.pages * size => out.push(Err(ctx.fail(
+                &name,
+                (len / size).min(run.meta.pages),
+                format!("run is {len} bytes, the catalog says {} pages: cut short or grown", run.meta.pages),
+            ))),
             Ok(_) => {}
-            Err(e) => return vec![(0, Err(StoreError::io("reading the length of", self.storage.describe(&name))(e)))],
+            Err(e) => return vec![Err(StoreError::io("reading the length of", self.storage.describe(&name))(e))],
         }
         for no in 0..run.meta.pages {
-            let r = ctx.read_page(&*file, run.meta.id, &name, no, false).map(drop);
-            out.push((no, r));
+            out.push(ctx.read_page(&*file, run.meta.id, &name, no, false).map(drop));
         }
         out
     }

@@ -94,8 +94,13 @@ impl Run {
 
     fn load(&self, ctx: &Ctx<'_>) -> Result<Loaded> {
         let name = self.name();
-        let file: Arc<dyn StorageFile> =
-            Arc::from(ctx.storage.open(&name, false).map_err(StoreError::io("opening", ctx.storage.describe(&name)))?);
+        let file: Arc<dyn StorageFile> = match ctx.storage.open(&name, false) {
+            Ok(f) => Arc::from(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ctx.fail(&name, 0, "the run file named by the catalog is missing".into()));
+            }
+            Err(e) => return Err(StoreError::io("opening", ctx.storage.describe(&name))(e)),
+        };
         let size = ctx.codec.size.bytes() as u64;
         let len = file.len().map_err(StoreError::io("reading the length of", ctx.storage.describe(&name)))?;
         if len != self.meta.pages * size || self.meta.pages < 2 {

@@ -22,6 +22,8 @@ pub enum FaultPlan {
     CrashAt(u64),
     /// Only the N-th mutating operation fails, as a full disk or a transient I/O error would.
     FailAt(u64),
+    /// The N-th mutating operation panics (a bug in the code above the storage), once.
+    PanicAt(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +158,7 @@ fn tick(s: &mut State) -> io::Result<()> {
             Err(io::Error::other("simulated crash"))
         }
         FaultPlan::FailAt(n) if s.ops == n => Err(io::Error::new(io::ErrorKind::StorageFull, "simulated disk full")),
+        FaultPlan::PanicAt(n) if s.ops == n => panic!("simulated bug at storage operation {n}"),
         _ => Ok(()),
     }
 }
