@@ -71,5 +71,16 @@ pub fn open(data: &Path, key_file: Option<&Path>, cfg: impl FnOnce(&mut StoreCon
     let keyring = Keyring::open(data, Arc::new(provider), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     let mut c = StoreConfig::new(Arc::new(storage), Arc::new(KeyringSource::new(Arc::new(keyring))));
     cfg(&mut c);
-    Store::open(c).map_err(|e| e.to_string())
+    // A store of an older format is migrated as it opens; show how far that got.
+    let bar = indicatif::ProgressBar::hidden();
+    let store = Store::open_with_progress(c, &mut |done, total| {
+        if bar.is_hidden() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_message("migrating the index to the current format");
+        }
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    store.map_err(|e| e.to_string())
 }

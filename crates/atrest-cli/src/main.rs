@@ -123,6 +123,12 @@ enum Command {
     Rotate,
     /// Rewrites all data under the current keys and destroys the old data keys.
     Rekey,
+    /// Rebuilds a collection's id map and index from its documents in the log (after damage to its index
+    /// files, or to check them).
+    Reindex {
+        /// Collection name.
+        collection: String,
+    },
     /// Measures the crypto backends, the full store (durable ingest, gets, scan) and the disk in one run, in a
     /// temporary directory under --data (or the system temp dir), with a temporary key file.
     Bench {
@@ -216,7 +222,19 @@ fn run(cli: Cli) -> Result<(), String> {
     let data = cli.data.clone().ok_or("no data directory: pass --data DIR")?;
     let key_file = cli.key_file.as_deref();
     let threads = cli.threads;
-    let tune = |c: &mut StoreConfig| c.threads = threads;
+    // The lock file records who owns the directory, so a second command can say who it is waiting for.
+    // Only the subcommand's name: the lock file is plaintext, and arguments can be user data.
+    let owner = {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+        let sub = std::env::args().skip(1).find(|a| names.contains(a)).unwrap_or_default();
+        format!("atrest {sub}")
+    };
+    let tune = |c: &mut StoreConfig| {
+        c.threads = threads;
+        c.owner = owner.clone();
+    };
     let open = || keys::open(&data, key_file, tune);
     let e = |e: atrest_store::StoreError| e.to_string();
     match cli.command {
@@ -341,6 +359,20 @@ fn run(cli: Cli) -> Result<(), String> {
             if r.keys_destroyed.is_empty() {
                 outln!("{}", nothing_destroyed(&keys));
             }
+            Ok(())
+        }
+        Command::Reindex { collection } => {
+            let s = open()?;
+            let b = bar(0, "reading the log");
+            let docs = s
+                .reindex(&collection, &mut |done, total| {
+                    b.set_length(total);
+                    b.set_position(done);
+                })
+                .map_err(e)?;
+            b.finish_and_clear();
+            s.close().map_err(e)?;
+            outln!("rebuilt the index of {collection:?}: {docs} documents");
             Ok(())
         }
         Command::Info => info(open()?),

@@ -32,7 +32,9 @@ fn take_lock(cfg: &StoreConfig) -> Result<Box<dyn OwnerLock>> {
     let holder = format!("pid {}: {}", std::process::id(), cfg.owner);
     match storage.try_lock(&holder).map_err(StoreError::io("locking", storage.describe(crate::files::LOCK_FILE)))? {
         LockAttempt::Acquired(lock) => Ok(lock),
-        LockAttempt::Held(holder) => Err(StoreError::InUse { dir: storage.describe(""), holder }),
+        LockAttempt::Held(holder) => {
+            Err(StoreError::InUse { dir: storage.describe("").trim_end_matches('/').to_owned(), holder })
+        }
     }
 }
 

@@ -33,7 +33,9 @@ fn flip(path: &Path, offset: u64) {
 fn two_collections(dir: &Path, keys: &Arc<MemoryKeys>) -> BTreeSet<String> {
     let s = Store::create(cfg(dir, keys)).unwrap();
     s.create_collection("a", IndexPolicy::All).unwrap();
-    let docs = |p: &str| (0..300).map(|i| (format!("{p}{i:04}"), format!(r#"{{"i":{i},"even":{}}}"#, i % 2 == 0).into_bytes())).collect();
+    let docs = |p: &str| {
+        (0..300).map(|i| (format!("{p}{i:04}"), format!(r#"{{"i":{i},"even":{}}}"#, i % 2 == 0).into_bytes())).collect()
+    };
     s.put_many("a", docs("a")).unwrap();
     s.checkpoint().unwrap();
     let of_a = runs(dir);

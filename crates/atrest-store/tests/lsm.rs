@@ -33,7 +33,12 @@ fn cfg(fs: &atrest_store::FaultStorage, keys: &Arc<atrest_store::MemoryKeys>) ->
 }
 
 fn doc(id: u64, v: u64) -> String {
-    format!(r#"{{"id":{id},"color":"c{}","n":{v},"tags":["t{}","x"],"pad":"{}"}}"#, v % 7, v % 3, "p".repeat((v % 50) as usize))
+    format!(
+        r#"{{"id":{id},"color":"c{}","n":{v},"tags":["t{}","x"],"pad":"{}"}}"#,
+        v % 7,
+        v % 3,
+        "p".repeat((v % 50) as usize)
+    )
 }
 
 /// Compares everything the store answers with the model.
