@@ -1,5 +1,6 @@
-//! A store written by format version 1 (tests/golden/v1-store, see its README) opens: it is migrated to the
-//! current format (its index rewritten as runs, its log replayed) and everything it acknowledged is there.
+//! Stores written by earlier builds open and keep everything: format version 1 (tests/golden/v1-store) is
+//! migrated to the current format (its index rewritten as runs, its log replayed); format version 2
+//! (tests/golden/v2-store) pins the current manifest, run and page formats. See each fixture's README.
 
 use atrest_keys::{Keyring, LocalKeyFileProvider, SystemClock};
 use atrest_store::{FsStorage, IndexPolicy, KeyringSource, STORE_FORMAT_VERSION, Store, StoreConfig};
@@ -9,22 +10,30 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1-store")
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
 }
 
-/// Copies the fixture out of the repository (the key file must be private) and opens the store.
+fn fixture() -> PathBuf {
+    golden("v1-store")
+}
+
+/// Copies the version-1 fixture out of the repository (the key file must be private) and opens the store.
 fn open_copy(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> atrest_store::Result<Store> {
+    open_fixture(&fixture(), dir, progress)
+}
+
+fn open_fixture(fixture: &Path, dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> atrest_store::Result<Store> {
     let data = dir.join("data");
     if !data.exists() {
         std::fs::create_dir(&data).unwrap();
-        for e in std::fs::read_dir(fixture().join("data")).unwrap() {
+        for e in std::fs::read_dir(fixture.join("data")).unwrap() {
             let e = e.unwrap();
             std::fs::copy(e.path(), data.join(e.file_name())).unwrap();
             std::fs::set_permissions(data.join(e.file_name()), std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         let key = dir.join("master.key");
-        std::fs::copy(fixture().join("master.key"), &key).unwrap();
+        std::fs::copy(fixture.join("master.key"), &key).unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let provider = LocalKeyFileProvider::open(&dir.join("master.key"), &data).unwrap();
@@ -96,6 +105,39 @@ fn a_version_1_store_is_migrated_on_open_and_keeps_everything() {
     s.close().unwrap();
     let s = open_copy(dir.path(), &mut |_, _| panic!("migrated twice")).unwrap();
     assert_eq!(s.find("people", "/address/city", &json!("Oslo")).unwrap().len(), 2);
+}
+
+#[test]
+fn the_current_format_reads_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = golden("v2-store");
+    let s = open_fixture(&fx, dir.path(), &mut |_, _| panic!("a current store was migrated")).unwrap();
+    assert_eq!(s.format().version, STORE_FORMAT_VERSION);
+    assert_eq!(s.format().page_size.bytes(), 4096);
+    let st = s.stats().unwrap();
+    let people = st.collections.iter().find(|c| c.name == "people").unwrap();
+    assert_eq!((people.documents, people.id_runs, people.index_runs), (2, 3, 2));
+    assert_eq!(s.get("people", "ada").unwrap().unwrap(), br#"{"name":"Ada","address":{"city":"Oslo"},"n":1}"#);
+    assert_eq!(
+        s.get("people", "bob").unwrap().unwrap(),
+        r#"{"name":"Bob","address":{"city":"Tromsø"},"n":22}"#.as_bytes()
+    );
+    assert!(s.get("people", "cy").unwrap().is_none(), "the deletion in a run");
+    assert_eq!(s.ids("people", "", 10).unwrap(), ["ada", "bob"]);
+    let find = |c: &str, p: &str, v: serde_json::Value| -> Vec<String> {
+        s.find(c, p, &v).unwrap().into_iter().map(|d| d.0).collect()
+    };
+    assert_eq!(find("people", "/address/city", json!("Oslo")), ["ada"]);
+    assert_eq!(find("people", "/n", json!(22)), ["bob"]);
+    assert!(find("people", "/address/city", json!("Bergen")).is_empty());
+    assert_eq!(find("cities", "/address/city", json!("Oslo")), ["oslo"]);
+    assert_eq!(s.scan("logs").map(|d| d.unwrap().0).collect::<Vec<_>>(), ["l1", "l2"]);
+    let mut photo = Vec::new();
+    s.attachment_reader("people", "ada", "photo").unwrap().unwrap().read_to_end(&mut photo).unwrap();
+    let want = std::fs::read_to_string(fx.join("attachment.sha256")).unwrap();
+    assert_eq!(hex(&sha(&photo)), want.split_whitespace().next().unwrap());
+    let report = s.verify(&mut |_, _| {}).unwrap();
+    assert!(report.is_ok(), "{report:?}");
 }
 
 fn sha(b: &[u8]) -> [u8; 32] {
