@@ -11,7 +11,9 @@
 # The soft reference is pinned to the `aes` crate's portable code (`aes_backend="soft"`): that crate's AES-NI
 # path uses `aeskeygenassist`, which Miri does not implement (our key schedule avoids it).
 # Also the C ABI (crates/atrest-ffi): its exported functions called from Rust on the soft backend, so Miri checks
-# the raw-pointer handling of every entry point (NULLs, lengths, the out-pointers).
+# the raw-pointer handling of every entry point (NULLs, lengths, the out-pointers): the AEADs (rust_calls), and
+# the page layer, batches, lookup callback and keyring (rust_calls_pages; the keyring writes files, so that run
+# lets Miri reach the file system). About 4 more minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
@@ -31,3 +33,5 @@ RUSTFLAGS="-C target-feature=+aes,+pclmulqdq,+ssse3,+avx,+avx2,+vaes,+vpclmulqdq
   cargo +nightly miri test --locked -p atrest-core --lib -- backend::x86
 echo "--- Miri, the C ABI's unsafe pointer handling (atrest-ffi, called from Rust, soft backend)"
 ATREST_BACKEND=soft RUSTFLAGS="$soft" cargo +nightly miri test --locked -p atrest-ffi --test rust_calls
+ATREST_BACKEND=soft RUSTFLAGS="$soft" MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-disable-isolation" \
+  cargo +nightly miri test --locked -p atrest-ffi --test rust_calls_pages

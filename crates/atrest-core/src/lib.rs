@@ -33,8 +33,3 @@ pub use gcm::{MAX_AAD_LEN, MAX_MESSAGE_LEN, TAG_LEN, Tag};
 /// without depending on a matching rayon version itself.
 pub use rayon;
 pub use xaes::{SUBKEY_CACHE_CAPACITY, XAES_NONCE_LEN, XAES_PREFIX_LEN, Xaes256Gcm};
-
-/// The README's Rust example, compiled and run as a doctest so it cannot drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -3,12 +3,24 @@
 //! This crate is the FFI leaf: it is the one place outside the architecture backends where `unsafe` is
 //! allowed, because every entry point takes raw pointers from C. Each block states what the header's contract
 //! guarantees about those pointers. Null pointers are checked and reported, never dereferenced.
+//!
+//! Modules: this file holds the status codes, the pointer helpers and the raw AEADs; [`page`] the sealed-page
+//! layer (sealers with writer epochs, openers with a key-lookup callback, batches); [`keyring`] the keyring
+//! with a local key file.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, c_char};
 use std::slice;
 
-use atrest_core::{Aes256Gcm, Backend, OpenError, SealError, Xaes256Gcm};
+use atrest_core::{Aes128Gcm, Aes256Gcm, Backend, OpenError, SealError, Xaes256Gcm};
+
+pub mod keyring;
+pub mod page;
+mod status;
+
+pub use keyring::*;
+pub use page::*;
+pub use status::atrest_last_error;
 
 /// Result of every call; mirrors `atrest_status` in the header.
 #[repr(C)]
@@ -24,14 +36,46 @@ pub enum AtrestStatus {
     TooLong = 3,
     /// Unknown backend name, or one this CPU cannot run.
     Backend = 4,
-    /// The backend name is not UTF-8.
+    /// The backend name (or another string argument) is not UTF-8.
     InvalidUtf8 = 5,
+    /// The page buffer is shorter than the part that had to be read.
+    PageTruncated = 6,
+    /// The page does not start with the page magic.
+    PageBadMagic = 7,
+    /// The page's format version is not one this library reads.
+    PageUnsupportedVersion = 8,
+    /// The page names an unknown algorithm.
+    PageUnknownAlgorithm = 9,
+    /// The page kind (in the header, or the one given to seal) is unknown.
+    PageUnknownKind = 10,
+    /// The header's page size code is not 12..=16.
+    PageUnsupportedSize = 11,
+    /// A page buffer length that is not a power of two from 4096 to 65536.
+    PageInvalidSize = 12,
+    /// The page buffer is not the size its header declares.
+    PageBadSize = 13,
+    /// The body to seal is not exactly the page's capacity.
+    PageBadBodySize = 14,
+    /// The page's key id is unknown to the key lookup.
+    UnknownKey = 15,
+    /// The page's key was destroyed.
+    KeyDestroyed = 16,
+    /// The key exists but cannot be had now (key service unreachable); retrying may succeed.
+    KeyUnavailable = 17,
+    /// The operating system's random number generator failed.
+    Random = 18,
+    /// A keyring or key-file error; `atrest_last_error` says which.
+    Keyring = 19,
+    /// An argument is out of range (a scope name, a batch index); `atrest_last_error` says which.
+    InvalidArgument = 20,
 }
 
 /// An XAES-256-GCM key handle (`atrest_xaes` in C).
 pub struct AtrestXaes(Xaes256Gcm);
 /// An AES-256-GCM key handle (`atrest_aes256` in C).
 pub struct AtrestAes256(Aes256Gcm);
+/// An AES-128-GCM key handle (`atrest_aes128` in C).
+pub struct AtrestAes128(Aes128Gcm);
 
 /// A static description of `status`.
 #[unsafe(no_mangle)]
@@ -42,7 +86,22 @@ pub extern "C" fn atrest_status_message(status: AtrestStatus) -> *const c_char {
         AtrestStatus::Authentication => c"authentication failed",
         AtrestStatus::TooLong => c"message or associated data exceeds the GCM limit",
         AtrestStatus::Backend => c"unknown backend, or one this CPU cannot run",
-        AtrestStatus::InvalidUtf8 => c"backend name is not UTF-8",
+        AtrestStatus::InvalidUtf8 => c"a string argument is not UTF-8",
+        AtrestStatus::PageTruncated => c"page truncated",
+        AtrestStatus::PageBadMagic => c"not a sealed page: bad magic",
+        AtrestStatus::PageUnsupportedVersion => c"unsupported page format version",
+        AtrestStatus::PageUnknownAlgorithm => c"unknown page algorithm",
+        AtrestStatus::PageUnknownKind => c"unknown page kind",
+        AtrestStatus::PageUnsupportedSize => c"unsupported page size code in the header",
+        AtrestStatus::PageInvalidSize => c"page buffer length is not a power of two from 4096 to 65536",
+        AtrestStatus::PageBadSize => c"page buffer is not the size its header declares",
+        AtrestStatus::PageBadBodySize => c"page body is not exactly the page capacity",
+        AtrestStatus::UnknownKey => c"unknown key id",
+        AtrestStatus::KeyDestroyed => c"the key was destroyed",
+        AtrestStatus::KeyUnavailable => c"the key is unavailable (key service unreachable)",
+        AtrestStatus::Random => c"the OS random number generator failed",
+        AtrestStatus::Keyring => c"keyring error (see atrest_last_error)",
+        AtrestStatus::InvalidArgument => c"invalid argument (see atrest_last_error)",
     };
     msg.as_ptr()
 }
@@ -61,7 +120,7 @@ fn backend_name(b: Backend) -> *const c_char {
 ///
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string (header contract).
-unsafe fn backend_from(name: *const c_char) -> Result<Backend, AtrestStatus> {
+pub(crate) unsafe fn backend_from(name: *const c_char) -> Result<Backend, AtrestStatus> {
     if name.is_null() {
         return atrest_core::backend::default_backend().map_err(|_| AtrestStatus::Backend);
     }
@@ -74,7 +133,7 @@ unsafe fn backend_from(name: *const c_char) -> Result<Backend, AtrestStatus> {
 ///
 /// # Safety
 /// `p` is NULL or points to `N` readable bytes.
-unsafe fn array<const N: usize>(p: *const u8) -> Result<[u8; N], AtrestStatus> {
+pub(crate) unsafe fn array<const N: usize>(p: *const u8) -> Result<[u8; N], AtrestStatus> {
     if p.is_null() {
         return Err(AtrestStatus::NullPointer);
     }
@@ -86,7 +145,7 @@ unsafe fn array<const N: usize>(p: *const u8) -> Result<[u8; N], AtrestStatus> {
 ///
 /// # Safety
 /// `p` points to `len` readable bytes that stay valid and unaliased by writers for the call.
-unsafe fn input<'a>(p: *const u8, len: usize) -> Result<&'a [u8], AtrestStatus> {
+pub(crate) unsafe fn input<'a>(p: *const u8, len: usize) -> Result<&'a [u8], AtrestStatus> {
     match (p.is_null(), len) {
         (_, 0) => Ok(&[]),
         (true, _) => Err(AtrestStatus::NullPointer),
@@ -99,7 +158,7 @@ unsafe fn input<'a>(p: *const u8, len: usize) -> Result<&'a [u8], AtrestStatus> 
 ///
 /// # Safety
 /// `p` points to `len` writable bytes not otherwise accessed during the call.
-unsafe fn buffer<'a>(p: *mut u8, len: usize) -> Result<&'a mut [u8], AtrestStatus> {
+pub(crate) unsafe fn buffer<'a>(p: *mut u8, len: usize) -> Result<&'a mut [u8], AtrestStatus> {
     match (p.is_null(), len) {
         (_, 0) => Ok(&mut []),
         (true, _) => Err(AtrestStatus::NullPointer),
@@ -123,24 +182,34 @@ fn open_status(e: OpenError) -> AtrestStatus {
     }
 }
 
-fn status(r: Result<(), AtrestStatus>) -> AtrestStatus {
+pub(crate) fn status(r: Result<(), AtrestStatus>) -> AtrestStatus {
     r.err().unwrap_or(AtrestStatus::Ok)
 }
 
 macro_rules! key_functions {
-    ($handle:ident, $inner:ident, $nonce:literal, $new:ident, $free:ident, $backend:ident, $seal:ident, $open:ident) => {
+    (
+        $handle:ident,
+        $inner:ident,
+        $key:literal,
+        $nonce:literal,
+        $new:ident,
+        $free:ident,
+        $backend:ident,
+        $seal:ident,
+        $open:ident
+    ) => {
         /// Builds a key; see the header.
         ///
         /// # Safety
-        /// `key` points to 32 bytes, `backend` is NULL or a NUL-terminated string, `out` is NULL or writable.
+        /// `key` points to the key's length in bytes, `backend` is NULL or a NUL-terminated string, `out` is NULL or writable.
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $new(key: *const u8, backend: *const c_char, out: *mut *mut $handle) -> AtrestStatus {
             status((|| {
                 if out.is_null() {
                     return Err(AtrestStatus::NullPointer);
                 }
-                // SAFETY: the header requires 32 readable bytes at `key`; NULL is rejected inside.
-                let mut bytes = unsafe { array::<32>(key) }?;
+                // SAFETY: the header requires the key's length in readable bytes at `key`; NULL is rejected inside.
+                let mut bytes = unsafe { array::<$key>(key) }?;
                 // SAFETY: NULL or NUL-terminated by the header's contract.
                 let backend = unsafe { backend_from(backend) }?;
                 let built = $inner::with_backend(&bytes, backend).map_err(|_| AtrestStatus::Backend);
@@ -237,6 +306,7 @@ macro_rules! key_functions {
 key_functions!(
     AtrestXaes,
     Xaes256Gcm,
+    32,
     24,
     atrest_xaes_new,
     atrest_xaes_free,
@@ -247,10 +317,22 @@ key_functions!(
 key_functions!(
     AtrestAes256,
     Aes256Gcm,
+    32,
     12,
     atrest_aes256_new,
     atrest_aes256_free,
     atrest_aes256_backend,
     atrest_aes256_seal,
     atrest_aes256_open
+);
+key_functions!(
+    AtrestAes128,
+    Aes128Gcm,
+    16,
+    12,
+    atrest_aes128_new,
+    atrest_aes128_free,
+    atrest_aes128_backend,
+    atrest_aes128_seal,
+    atrest_aes128_open
 );

@@ -55,3 +55,9 @@ pub use provider::{KmipConfig, KmipProvider, KmipWrapMethod, KmipWrapping};
 #[cfg(feature = "pkcs11")]
 pub use provider::{Pkcs11Config, Pkcs11Provider};
 pub use secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};
+
+/// The README's Rust examples (the AEAD, and keys to pages), compiled and run as doctests here, where both
+/// atrest-core and this crate are in scope, so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
