@@ -66,7 +66,7 @@ impl CollInfo {
 
     /// The hashes of index keys (sorted, distinct).
     pub(crate) fn hashes(&self, keys: &[json::IndexKey]) -> Vec<u64> {
-        let mut h: Vec<u64> = keys.iter().map(|k| index_hash(&self.hash_key, &k.pointer, k.value.as_bytes())).collect();
+        let mut h: Vec<u64> = keys.iter().map(|k| index_hash(&self.hash_key, &k.pointer, &k.value)).collect();
         h.sort_unstable();
         h.dedup();
         h

@@ -82,6 +82,19 @@ pub enum StoreError {
         /// The limit.
         max: usize,
     },
+    /// The document id has a control character (tab, newline, NUL, ESC...).
+    #[error(
+        "document id {id:?} has the control character U+{code:04X} at byte {offset}: ids may not contain \
+         control characters"
+    )]
+    IdControlCharacter {
+        /// The id.
+        id: String,
+        /// Byte offset of the character in the id.
+        offset: usize,
+        /// The character.
+        code: u32,
+    },
     /// The document is larger than allowed.
     #[error("document is {len} bytes, more than the limit of {max}")]
     DocumentTooLarge {
@@ -90,9 +103,9 @@ pub enum StoreError {
         /// The limit.
         max: usize,
     },
-    /// The document is not valid JSON.
+    /// The document is not valid JSON (or repeats a key, or nests too deep); says what and at which byte.
     #[error("document is not valid JSON: {0}")]
-    InvalidJson(String),
+    InvalidJson(#[source] atrest_json::JsonError),
     /// The document is valid JSON but not an object.
     #[error("document must be a JSON object")]
     NotAnObject,
@@ -169,6 +182,18 @@ pub enum StoreError {
     /// Reading the input stream of an attachment failed.
     #[error("reading attachment input: {0}")]
     Input(#[source] io::Error),
+}
+
+impl From<atrest_json::JsonError> for StoreError {
+    /// Size and top-level faults have their own variants (callers handle them apart); the rest is invalid JSON.
+    fn from(e: atrest_json::JsonError) -> StoreError {
+        match e.kind {
+            atrest_json::ErrorKind::TooLarge { len, max } => StoreError::DocumentTooLarge { len, max },
+            atrest_json::ErrorKind::NotAnObject => StoreError::NotAnObject,
+            atrest_json::ErrorKind::NotAScalar => StoreError::NotAScalar,
+            _ => StoreError::InvalidJson(e),
+        }
+    }
 }
 
 /// Shorthand for store results.

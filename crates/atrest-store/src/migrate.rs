@@ -181,7 +181,7 @@ pub(crate) fn migrate_v1(cfg: &StoreConfig, format: &FormatInfo, progress: &mut 
                 let value: serde_json::Value = serde_json::from_str(text)
                     .map_err(|e| StoreError::Config(format!("version-1 index value of {id:?} at {pointer}: {e}")))?;
                 let canonical = json::canonical_scalar(&value)?;
-                index.push(index_key(index_hash(&hash_key, pointer, canonical.as_bytes()), id));
+                index.push(index_key(index_hash(&hash_key, pointer, &canonical), id));
             }
         }
         index.sort_unstable();

@@ -125,7 +125,7 @@ impl Inner {
             if !c.policy.covers(pointer) || matches!(c.policy, IndexPolicy::None) {
                 return Err(StoreError::NotIndexed { collection: collection.to_owned(), pointer: pointer.to_owned() });
             }
-            let hash = index_hash(&c.hash_key, pointer, wanted.as_bytes());
+            let hash = index_hash(&c.hash_key, pointer, &wanted);
             (c.lsm.index.view_prefix(&hash.to_be_bytes()), hash)
         };
         let prefix = hash.to_be_bytes();
@@ -154,7 +154,7 @@ impl Inner {
             .into_iter()
             .map(|f| f.0)
             .zip(docs)
-            .filter(|(_, doc)| json::canonical_at(doc, pointer).as_deref() == Some(wanted.as_str()))
+            .filter(|(_, doc)| json::canonical_at(doc, pointer).as_ref() == Some(&wanted))
             .collect())
     }
 
