@@ -2,13 +2,15 @@
 //! atrest-store; this file parses arguments, shows progress and prints results.
 
 mod backup;
+mod find;
+mod import;
 mod keys;
 mod output;
 
 use atrest_store::{IndexPolicy, Store, StoreConfig};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{BufRead, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -70,20 +72,25 @@ enum Command {
         /// Document id.
         id: String,
     },
-    /// Imports a JSON Lines file, one document per line, in group-committed batches.
+    /// Imports a JSON Lines file, one document per line, in group-committed batches. If a line is refused, the
+    /// lines before it are committed and the error says which; fix the line and continue with --resume-from.
     Import {
         /// Collection name.
         collection: String,
         /// The .jsonl file.
         file: PathBuf,
-        /// The field holding each document's id (a string or a number).
+        /// The field holding each document's id: a string, or an integer written as plain digits (any length;
+        /// {"id":1} and {"id":"1"} are the same document, id "1"; 1.0, 1e2 and -0 are refused).
         #[arg(long, default_value = "id")]
         id_field: String,
         /// Documents per commit batch.
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
+        /// Start at this line (1-based), skipping the lines before it: to continue a failed import.
+        #[arg(long, value_name = "LINE", default_value_t = 1)]
+        resume_from: u64,
     },
-    /// Prints documents whose value at a JSON Pointer equals VALUE: the id, a tab, the document.
+    /// Prints documents whose value at a JSON Pointer equals VALUE: the id, a tab, the document (or JSON Lines).
     Find {
         /// Collection name.
         collection: String,
@@ -91,6 +98,9 @@ enum Command {
         pointer: String,
         /// The value: JSON (42, true, "x") or else taken as a string.
         value: String,
+        /// Output: tsv (the id, a tab, the document) or jsonl ({"id":…,"doc":…} per line, for scripts).
+        #[arg(long, value_enum, default_value = "tsv")]
+        format: find::FindFormat,
     },
     /// Stores FILE as attachment NAME of a document, streamed.
     Attach {
@@ -276,17 +286,17 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             s.close().map_err(e)
         }
-        Command::Import { collection, file, id_field, batch } => import(open()?, &collection, &file, &id_field, batch),
-        Command::Find { collection, pointer, value } => {
+        Command::Import { collection, file, id_field, batch, resume_from } => {
+            let args =
+                import::ImportArgs { collection: &collection, file: &file, id_field: &id_field, batch, resume_from };
+            import::import(open()?, &args)
+        }
+        Command::Find { collection, pointer, value, format } => {
             let v = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
             let s = open()?;
             let mut out = std::io::BufWriter::new(output::Stdout);
             for (id, doc) in s.find(&collection, &pointer, &v).map_err(e)? {
-                out.write_all(id.as_bytes())
-                    .and_then(|()| out.write_all(b"\t"))
-                    .and_then(|()| out.write_all(&one_line(doc)))
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(|e| format!("stdout: {e}"))?;
+                out.write_all(&find::line(format, &id, &one_line(doc))).map_err(|e| format!("stdout: {e}"))?;
             }
             out.flush().map_err(|e| format!("stdout: {e}"))
         }
@@ -384,17 +394,17 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-/// Reads a document, without surrounding whitespace (so `echo '{..}' | atrest put` stores no newline).
+/// Reads a document, without surrounding whitespace (so `echo '{..}' | atrest put` stores no newline), refusing
+/// one over the size limit before reading it whole.
 fn read_input(file: Option<&Path>) -> Result<Vec<u8>, String> {
-    let v = match file {
-        Some(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
-        None => {
-            let mut v = Vec::new();
-            std::io::stdin().read_to_end(&mut v).map_err(|e| format!("stdin: {e}"))?;
-            v
+    let max = atrest_store::Limits::default().max_doc_len;
+    match file {
+        Some(p) => {
+            let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            import::read_document(f, &p.display().to_string(), max)
         }
-    };
-    Ok(v.trim_ascii().to_vec())
+        None => import::read_document(std::io::stdin().lock(), "stdin", max),
+    }
 }
 
 /// A document on one line: compact JSON if the stored text spans lines.
@@ -426,51 +436,6 @@ fn soak(s: Store, collection: &str, prefix: &str) -> Result<(), String> {
         out.flush().map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-fn import(s: Store, collection: &str, file: &Path, id_field: &str, batch: usize) -> Result<(), String> {
-    let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    s.ensure_collection(collection).map_err(|e| e.to_string())?;
-    let b = bar(len, "importing");
-    let reader = std::io::BufReader::with_capacity(1 << 20, b.wrap_read(f));
-    let mut docs = Vec::with_capacity(batch);
-    let mut count = 0u64;
-    let flush = |docs: &mut Vec<(String, Vec<u8>)>, first_line: u64| -> Result<(), String> {
-        s.put_many(collection, std::mem::take(docs)).map_err(|e| match e {
-            atrest_store::StoreError::InBatch { index, source, .. } => {
-                format!("{}: line {}: {source}", file.display(), first_line + index as u64)
-            }
-            e => e.to_string(),
-        })
-    };
-    let mut first_line = 1;
-    for (n, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| format!("{}: {e}", file.display()))?;
-        let lineno = n as u64 + 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&line)
-            .map_err(|e| format!("{}: line {lineno}: invalid JSON: {e}", file.display()))?;
-        let id = match v.get(id_field) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Number(n)) => n.to_string(),
-            _ => return Err(format!("{}: line {lineno}: no string or number field {id_field:?}", file.display())),
-        };
-        if docs.is_empty() {
-            first_line = lineno;
-        }
-        docs.push((id, line));
-        count += 1;
-        if docs.len() >= batch {
-            flush(&mut docs, first_line)?;
-        }
-    }
-    flush(&mut docs, first_line)?;
-    b.finish_and_clear();
-    eprintln!("imported {count} documents into {collection:?}");
-    s.close().map_err(|e| e.to_string())
 }
 
 /// Why a `rekey` destroyed no key, and what to run: it destroys only retired keys, which `rotate` makes.
