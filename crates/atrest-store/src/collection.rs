@@ -19,9 +19,11 @@
 use crate::codec::{Dec, DecodeError, Enc};
 use crate::error::Result;
 use crate::index::Ctx;
-use crate::index::memtable::Memtable;
+use crate::index::indexbuf::IndexBuf;
+use crate::index::memtable::{Buffer, Memtable};
 use crate::index::merge::{MergeIter, Source};
 use crate::index::reader::{Entry, Run};
+use crate::index::run::RunKind;
 use crate::json::IndexPolicy;
 use crate::log::record::{Extent, Loc};
 use std::collections::BTreeMap;
@@ -105,23 +107,46 @@ pub(crate) fn index_key(hash: u64, id: &str) -> Vec<u8> {
 /// One LSM tree: the buffer, the buffer being written out as a run (during a checkpoint), and the runs,
 /// newest first.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Tree {
-    pub(crate) mem: Memtable,
-    pub(crate) frozen: Option<Arc<Memtable>>,
+pub(crate) struct Tree<B: Buffer> {
+    pub(crate) mem: B,
+    pub(crate) frozen: Option<Arc<B>>,
     pub(crate) runs: Vec<Arc<Run>>,
 }
 
 /// A collection's two trees.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Lsm {
-    pub(crate) ids: Tree,
-    pub(crate) index: Tree,
+    pub(crate) ids: Tree<Memtable>,
+    pub(crate) index: Tree<IndexBuf>,
 }
 
 impl Lsm {
+    /// The runs of one tree, newest first.
+    pub(crate) fn runs(&self, kind: RunKind) -> &Vec<Arc<Run>> {
+        match kind {
+            RunKind::Ids => &self.ids.runs,
+            RunKind::Index => &self.index.runs,
+        }
+    }
+
+    /// The runs of one tree, to change.
+    pub(crate) fn runs_mut(&mut self, kind: RunKind) -> &mut Vec<Arc<Run>> {
+        match kind {
+            RunKind::Ids => &mut self.ids.runs,
+            RunKind::Index => &mut self.index.runs,
+        }
+    }
+
+    /// Every run of both trees.
+    pub(crate) fn all_runs(&self) -> impl Iterator<Item = &Arc<Run>> {
+        self.ids.runs.iter().chain(&self.index.runs)
+    }
+
     /// Bytes of the buffers, frozen ones included.
     pub(crate) fn mem_bytes(&self) -> usize {
-        [&self.ids, &self.index].iter().map(|t| t.mem.bytes() + t.frozen.as_ref().map_or(0, |f| f.bytes())).sum()
+        let buf = |m: usize, f: Option<usize>| m + f.unwrap_or(0);
+        buf(self.ids.mem.bytes(), self.ids.frozen.as_ref().map(|f| f.bytes()))
+            + buf(self.index.mem.bytes(), self.index.frozen.as_ref().map(|f| f.bytes()))
     }
 }
 
@@ -138,11 +163,11 @@ pub(crate) struct Collection {
     pub(crate) lsm: Lsm,
 }
 
-impl Tree {
+impl<B: Buffer> Tree<B> {
     /// Starts a lookup of `key`: the buffer's entry, or the runs to look in.
     pub(crate) fn probe(&self, key: &[u8]) -> std::result::Result<Vec<u8>, Vec<Arc<Run>>> {
         if let Some(v) = self.mem.get(key).or_else(|| self.frozen.as_ref().and_then(|f| f.get(key))) {
-            return Ok(v.to_vec());
+            return Ok(v);
         }
         Err(self.runs.clone())
     }

@@ -3,6 +3,7 @@
 use crate::collection::{Collection, Lsm};
 use crate::error::{Result, StoreError};
 use crate::files::seg_name;
+use crate::index::memtable::Buffer;
 use crate::index::reader::Run;
 use crate::index::run::{RunKind, RunWriter};
 use crate::json::{self, IndexPolicy};
@@ -67,7 +68,7 @@ impl Inner {
                 policy: c.policy.clone(),
                 hash_key: c.hash_key,
                 docs: c.docs,
-                runs: c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| r.meta).collect(),
+                runs: c.lsm.all_runs().map(|r| r.meta).collect(),
             })
             .collect();
         state.manifest = m.clone();
@@ -128,8 +129,8 @@ impl Inner {
         };
         let mut made = Vec::with_capacity(frozen.len());
         for (n, ids, index) in frozen {
-            let a = self.write_run(n, RunKind::Ids, |w| ids.iter().try_for_each(|(k, v)| w.add(k, v)))?;
-            let b = self.write_run(n, RunKind::Index, |w| index.iter().try_for_each(|(k, v)| w.add(k, v)))?;
+            let a = self.write_run(n, RunKind::Ids, |w| ids.for_each_sorted(&mut |k, v| w.add(k, v)))?;
+            let b = self.write_run(n, RunKind::Index, |w| index.for_each_sorted(&mut |k, v| w.add(k, v)))?;
             made.push((n, a, b));
         }
         self.install(|s| {
@@ -192,7 +193,7 @@ impl Inner {
             let c = s.colls.remove(&number).ok_or_else(|| StoreError::NoSuchCollection { name: name.to_owned() })?;
             s.names.remove(name);
             s.manifest.shredded.extend(&doomed);
-            Ok(c.lsm.ids.runs.into_iter().chain(c.lsm.index.runs).collect())
+            Ok(c.lsm.all_runs().cloned().collect())
         })?;
         for id in doomed {
             self.keys.destroy(id)?;
@@ -342,7 +343,7 @@ impl Inner {
         let s = self.read_state();
         let mut keys: BTreeSet<u32> = s.seg_keys.values().flatten().copied().collect();
         for c in s.colls.values() {
-            keys.extend(c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| r.meta.key_id));
+            keys.extend(c.lsm.all_runs().map(|r| r.meta.key_id));
         }
         keys
     }

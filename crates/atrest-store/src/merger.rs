@@ -75,11 +75,12 @@ impl Inner {
         let page = self.codec.size.bytes() as u64;
         let s = self.read_state();
         for c in s.colls.values() {
-            for (kind, tree) in [(RunKind::Ids, &c.lsm.ids), (RunKind::Index, &c.lsm.index)] {
+            for kind in [RunKind::Ids, RunKind::Index] {
                 if stuck.contains(&(c.number, kind)) {
                     continue;
                 }
-                let sizes: Vec<u64> = tree.runs.iter().map(|r| r.meta.pages).collect();
+                let runs = c.lsm.runs(kind);
+                let sizes: Vec<u64> = runs.iter().map(|r| r.meta.pages).collect();
                 let Some(k) = plan(&sizes) else { continue };
                 if small_only && sizes[..k].iter().sum::<u64>() * page > SMALL_MERGE_BYTES {
                     continue;
@@ -88,8 +89,8 @@ impl Inner {
                     coll: c.number,
                     name: c.name.clone(),
                     kind,
-                    inputs: tree.runs[..k].to_vec(),
-                    bottom: k == tree.runs.len(),
+                    inputs: runs[..k].to_vec(),
+                    bottom: k == runs.len(),
                 });
             }
         }
@@ -113,24 +114,20 @@ impl Inner {
             Ok(())
         })?;
         self.install(|s| {
-            let tree = s.colls.get_mut(&job.coll).map(|c| match job.kind {
-                RunKind::Ids => &mut c.lsm.ids,
-                RunKind::Index => &mut c.lsm.index,
-            });
-            let at = tree.as_ref().and_then(|t| t.runs.iter().position(|r| Arc::ptr_eq(r, &job.inputs[0])));
-            let (Some(tree), Some(at)) = (tree, at) else {
+            let runs = s.colls.get_mut(&job.coll).map(|c| c.lsm.runs_mut(job.kind));
+            let at = runs.as_ref().and_then(|t| t.iter().position(|r| Arc::ptr_eq(r, &job.inputs[0])));
+            let (Some(runs), Some(at)) = (runs, at) else {
                 // The collection was dropped (or rebuilt) meanwhile: the output was never named anywhere.
                 out.iter().for_each(|r| r.retire());
                 return Ok(Vec::new());
             };
             let k = job.inputs.len();
-            let same =
-                tree.runs.get(at..at + k).is_some_and(|w| w.iter().zip(&job.inputs).all(|(a, b)| Arc::ptr_eq(a, b)));
+            let same = runs.get(at..at + k).is_some_and(|w| w.iter().zip(&job.inputs).all(|(a, b)| Arc::ptr_eq(a, b)));
             if !same {
                 out.iter().for_each(|r| r.retire());
                 return Ok(Vec::new());
             }
-            Ok(tree.runs.splice(at..at + k, out.clone()).collect())
+            Ok(runs.splice(at..at + k, out.clone()).collect())
         })
     }
 
@@ -141,16 +138,15 @@ impl Inner {
             s.colls
                 .values()
                 .flat_map(|c| {
-                    [(RunKind::Ids, &c.lsm.ids), (RunKind::Index, &c.lsm.index)]
-                        .into_iter()
-                        .filter(|(_, t)| !t.runs.is_empty())
-                        .map(|(kind, t)| MergeJob {
+                    [RunKind::Ids, RunKind::Index].into_iter().filter(|&k| !c.lsm.runs(k).is_empty()).map(|kind| {
+                        MergeJob {
                             coll: c.number,
                             name: c.name.clone(),
                             kind,
-                            inputs: t.runs.clone(),
+                            inputs: c.lsm.runs(kind).clone(),
                             bottom: true,
-                        })
+                        }
+                    })
                 })
                 .collect()
         };

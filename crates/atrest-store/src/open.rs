@@ -387,11 +387,7 @@ impl Inner {
         let names = storage.list().map_err(StoreError::io("listing", storage.describe("")))?;
         let (ckpt, listed, runs): (Ckpt, BTreeSet<u64>, BTreeSet<u64>) = {
             let s = self.read_state();
-            let runs = s
-                .colls
-                .values()
-                .flat_map(|c| c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| r.meta.id))
-                .collect();
+            let runs = s.colls.values().flat_map(|c| c.lsm.all_runs().map(|r| r.meta.id)).collect();
             (s.ckpt, s.manifest.segments.iter().map(|x| x.id).collect(), runs)
         };
         let mut segs = Vec::new();

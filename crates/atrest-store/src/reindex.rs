@@ -7,6 +7,7 @@ use crate::apply::Target;
 use crate::collection::Lsm;
 use crate::error::{Result, StoreError};
 use crate::files::seg_name;
+use crate::index::memtable::Buffer;
 use crate::index::run::RunKind;
 use crate::index::run::RunWriter;
 use crate::log::record::{Loc, Record};
@@ -20,12 +21,14 @@ use std::sync::Arc;
 impl Inner {
     /// Writes a tree set's buffers as runs (not installed anywhere yet).
     fn flush_shadow(&self, coll: u64, lsm: &mut Lsm) -> Result<()> {
-        for (kind, tree) in [(RunKind::Ids, &mut lsm.ids), (RunKind::Index, &mut lsm.index)] {
-            let mem = std::mem::take(&mut tree.mem);
-            let run =
-                self.write_run(coll, kind, |w: &mut RunWriter<'_>| mem.iter().try_for_each(|(k, v)| w.add(k, v)))?;
-            tree.runs.splice(0..0, run);
-        }
+        let ids = std::mem::take(&mut lsm.ids.mem);
+        let run =
+            self.write_run(coll, RunKind::Ids, |w: &mut RunWriter<'_>| ids.for_each_sorted(&mut |k, v| w.add(k, v)))?;
+        lsm.ids.runs.splice(0..0, run);
+        let index = std::mem::take(&mut lsm.index.mem);
+        let run = self
+            .write_run(coll, RunKind::Index, |w: &mut RunWriter<'_>| index.for_each_sorted(&mut |k, v| w.add(k, v)))?;
+        lsm.index.runs.splice(0..0, run);
         Ok(())
     }
 

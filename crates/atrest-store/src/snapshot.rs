@@ -41,12 +41,8 @@ impl Store {
         // the manifest and the runs it names do not change while the files are listed and opened.
         let _writer = inner.lock_writer();
         let _manifest = inner.manifest_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let named: std::collections::BTreeSet<u64> = inner
-            .read_state()
-            .colls
-            .values()
-            .flat_map(|c| c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| r.meta.id))
-            .collect();
+        let named: std::collections::BTreeSet<u64> =
+            inner.read_state().colls.values().flat_map(|c| c.lsm.all_runs().map(|r| r.meta.id)).collect();
         let storage = &*inner.storage;
         let names = storage.list().map_err(StoreError::io("listing", storage.describe("")))?;
         let mut out = Vec::new();

@@ -1,6 +1,7 @@
 //! Store statistics for `info`.
 
 use crate::error::Result;
+use crate::index::memtable::Buffer;
 use crate::keys::KeyInfo;
 use crate::store::Store;
 

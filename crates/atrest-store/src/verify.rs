@@ -77,11 +77,7 @@ impl Inner {
         }
         let (runs, segs, shredded): (Vec<(String, Arc<Run>)>, Vec<u64>, _) = {
             let s = self.read_state();
-            let runs = s
-                .colls
-                .values()
-                .flat_map(|c| c.lsm.ids.runs.iter().chain(&c.lsm.index.runs).map(|r| (c.name.clone(), r.clone())))
-                .collect();
+            let runs = s.colls.values().flat_map(|c| c.lsm.all_runs().map(|r| (c.name.clone(), r.clone()))).collect();
             (runs, s.seg_keys.keys().copied().collect(), s.manifest.shredded.clone())
         };
         let mut lens = Vec::new();

@@ -4,13 +4,35 @@
 //! `StoreConfig::memtable_bytes`; whatever the store's size, ingest memory stays bounded.
 
 use super::reader::Entry;
+use crate::error::Result;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 /// Bookkeeping bytes counted per entry on top of its key and value (tree node share, two vectors).
 const ENTRY_OVERHEAD: usize = 64;
 
-/// Sorted key → value entries, newest write wins.
+/// What a tree's buffer offers: lookups, ordered reads, and its entries in key order for a checkpoint.
+pub(crate) trait Buffer: Default + Clone + std::fmt::Debug + Send + Sync {
+    /// Approximate memory held.
+    fn bytes(&self) -> usize;
+    /// Entries held.
+    fn len(&self) -> usize;
+    /// Whether it holds nothing.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The newest value of `key`.
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    /// Entries from `from` on, in key order, at most `limit`.
+    fn range_from(&self, from: &[u8], limit: usize) -> Vec<Entry>;
+    /// Every entry whose key starts with `prefix`, in key order.
+    fn with_prefix(&self, prefix: &[u8]) -> Vec<Entry>;
+    /// Calls `f` with every entry in key order.
+    fn for_each_sorted(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()>;
+}
+
+/// Sorted key → value entries, newest write wins (the id map's buffer: one entry per document, read in
+/// order by scans).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Memtable {
     map: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -27,45 +49,34 @@ impl Memtable {
             None => self.bytes += add,
         }
     }
+}
 
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.map.get(key).map(Vec::as_slice)
+impl Buffer for Memtable {
+    fn bytes(&self) -> usize {
+        self.bytes
     }
-
-    /// Entries from `from` on, at most `limit` of them.
-    pub(crate) fn range_from(&self, from: &[u8], limit: usize) -> Vec<Entry> {
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.map.get(key).cloned()
+    }
+    fn range_from(&self, from: &[u8], limit: usize) -> Vec<Entry> {
         self.map
             .range::<[u8], _>((Bound::Included(from), Bound::Unbounded))
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
-
-    /// Every entry whose key starts with `prefix`.
-    pub(crate) fn with_prefix(&self, prefix: &[u8]) -> Vec<Entry> {
+    fn with_prefix(&self, prefix: &[u8]) -> Vec<Entry> {
         self.map
             .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
-
-    /// Every entry in key order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.map.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Approximate memory held.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes
+    fn for_each_sorted(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+        self.map.iter().try_for_each(|(k, v)| f(k, v))
     }
 }
 
@@ -81,7 +92,7 @@ mod tests {
         let one = m.bytes();
         m.put(b"b".to_vec(), b"333".to_vec());
         assert_eq!(m.bytes(), one + 2);
-        assert_eq!(m.get(b"b"), Some(&b"333"[..]));
+        assert_eq!(m.get(b"b"), Some(b"333".to_vec()));
         assert_eq!(m.range_from(b"a", 1), vec![(b"a".to_vec(), b"22".to_vec())]);
         m.put(b"ab".to_vec(), vec![]);
         assert_eq!(m.with_prefix(b"a").len(), 2);

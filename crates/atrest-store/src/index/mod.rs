@@ -9,6 +9,7 @@
 pub(crate) mod bloom;
 pub(crate) mod cache;
 pub(crate) mod hash;
+pub(crate) mod indexbuf;
 pub(crate) mod memtable;
 pub(crate) mod merge;
 pub(crate) mod reader;

@@ -87,6 +87,16 @@ impl Record {
         }
     }
 
+    /// The document id the record is about.
+    pub(crate) fn id(&self) -> &str {
+        match self {
+            Record::Put { id, .. }
+            | Record::Delete { id, .. }
+            | Record::Attach { id, .. }
+            | Record::Detach { id, .. } => id,
+        }
+    }
+
     /// The record as a head (length prefix and fields) and a tail (the document bytes, not copied).
     #[cfg(test)]
     pub(crate) fn parts(&self) -> (Vec<u8>, &[u8]) {
