@@ -5,7 +5,7 @@
 //! or comparison per entry. Sorting happens in bulk when a checkpoint writes the buffer as a run; a query
 //! (rare next to ingest) scans the buffer for its hash.
 
-use super::memtable::Buffer;
+use super::memtable::{Buffer, EntryFn};
 use super::reader::Entry;
 use crate::collection::{DELETED, LIVE};
 use crate::error::Result;
@@ -108,7 +108,7 @@ impl Buffer for IndexBuf {
         }
         found.into_iter().map(|(k, l)| (k, value(l))).collect()
     }
-    fn for_each_sorted(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+    fn for_each_sorted(&self, f: &mut EntryFn<'_>) -> Result<()> {
         let mut key = Vec::new();
         for e in self.sorted() {
             key.clear();

@@ -11,6 +11,9 @@ use std::ops::Bound;
 /// Bookkeeping bytes counted per entry on top of its key and value (tree node share, two vectors).
 const ENTRY_OVERHEAD: usize = 64;
 
+/// A visitor of entries in key order.
+pub(crate) type EntryFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
 /// What a tree's buffer offers: lookups, ordered reads, and its entries in key order for a checkpoint.
 pub(crate) trait Buffer: Default + Clone + std::fmt::Debug + Send + Sync {
     /// Approximate memory held.
@@ -28,7 +31,7 @@ pub(crate) trait Buffer: Default + Clone + std::fmt::Debug + Send + Sync {
     /// Every entry whose key starts with `prefix`, in key order.
     fn with_prefix(&self, prefix: &[u8]) -> Vec<Entry>;
     /// Calls `f` with every entry in key order.
-    fn for_each_sorted(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()>;
+    fn for_each_sorted(&self, f: &mut EntryFn<'_>) -> Result<()>;
 }
 
 /// Sorted key → value entries, newest write wins (the id map's buffer: one entry per document, read in
@@ -75,7 +78,7 @@ impl Buffer for Memtable {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
-    fn for_each_sorted(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+    fn for_each_sorted(&self, f: &mut EntryFn<'_>) -> Result<()> {
         self.map.iter().try_for_each(|(k, v)| f(k, v))
     }
 }
