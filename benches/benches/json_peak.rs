@@ -3,7 +3,8 @@
 //! contenders taking turns batch by batch, so that a shared machine disturbs them alike (as in `aead_peak`).
 //!
 //! Run: `cargo bench -p atrest-benches --bench json_peak`. `ATREST_PEAK_ROUNDS` sets the batches per contender
-//! (default 30); `ATREST_JSON_ONLY` keeps only the contenders whose name contains it (for profiling).
+//! (default 30); `ATREST_JSON_ONLY` keeps only the contenders whose name contains it, and `ATREST_JSON_SET` only
+//! the document sets whose name contains it (for profiling).
 
 mod json_common;
 
@@ -15,7 +16,9 @@ fn main() {
     let only = std::env::var("ATREST_JSON_ONLY").unwrap_or_default();
     let mut contenders = json_common::contenders();
     contenders.retain(|c| c.0.contains(&only) || c.0 == "serde_json ignored");
-    let sets = json_common::sets();
+    let set = std::env::var("ATREST_JSON_SET").unwrap_or_default();
+    let mut sets = json_common::sets();
+    sets.retain(|s| s.name.contains(&set));
     let base = contenders.iter().position(|c| c.0 == "serde_json ignored").unwrap_or(0);
     print!("| contender |");
     for s in &sets {

@@ -40,10 +40,9 @@ impl KeyRef {
 /// The first 6 bytes (zero-padded) and the length, in one word.
 #[inline]
 fn tag(b: &[u8]) -> u64 {
-    let mut head = [0u8; 8];
-    let n = b.len().min(6);
-    head[..n].copy_from_slice(&b[..n]);
-    u64::from_le_bytes(head) | (b.len() as u64) << 48
+    // Byte by byte rather than a copy into an array: a copy of a variable length becomes a `memmove` call.
+    let head = b.iter().take(6).enumerate().fold(0u64, |h, (i, &c)| h | u64::from(c) << (8 * i));
+    head | (b.len() as u64) << 48
 }
 
 /// Checks that the keys of one object are distinct; the fault is at the later of the earliest duplicate pair.

@@ -69,8 +69,9 @@ where
         paths: !matches!(filter, Filter::None),
         filter,
         path: String::new(),
-        frames: Vec::new(),
-        keys: Vec::new(),
+        // Room for typical documents at once, rather than regrowing from nothing in every scan.
+        frames: Vec::with_capacity(16),
+        keys: Vec::with_capacity(64),
         scratch: Vec::new(),
         canonical: Vec::new(),
         each,
