@@ -22,6 +22,7 @@ mod keys;
 mod progress;
 pub mod report;
 mod run;
+pub mod scale;
 mod size;
 pub mod store_run;
 

@@ -80,12 +80,7 @@ pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     let progress = Progress::new(opts.progress);
     let mut notes = vec![load_note("start")];
     let default = backend::default_backend().map_err(|e| BenchError::Crypto(e.to_string()))?;
-    let machine = Machine {
-        cpu: cpu_model(),
-        cores: std::thread::available_parallelism().map_or(1, usize::from),
-        cpu_features: atrest_core::CpuFeatures::get().names().into_iter().map(str::to_owned).collect(),
-        backend: default.name().to_owned(),
-    };
+    let machine = machine(default.name());
     let pool_threads = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -266,6 +261,16 @@ fn finish(bench: BenchStore) -> Result<(), BenchError> {
     })
 }
 
+/// The machine a run measures.
+pub(crate) fn machine(backend: &str) -> Machine {
+    Machine {
+        cpu: cpu_model(),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        cpu_features: atrest_core::CpuFeatures::get().names().into_iter().map(str::to_owned).collect(),
+        backend: backend.to_owned(),
+    }
+}
+
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -279,7 +284,7 @@ fn cpu_model() -> String {
 }
 
 /// The load average, so a reader can tell a quiet machine from a busy one.
-fn load_note(when: &str) -> String {
+pub(crate) fn load_note(when: &str) -> String {
     match std::fs::read_to_string("/proc/loadavg") {
         Ok(l) => format!("load average at {when}: {}", l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
         Err(_) => format!("load average at {when}: unknown"),

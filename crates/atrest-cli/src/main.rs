@@ -148,6 +148,16 @@ enum Command {
         /// Print the report as JSON (progress still goes to stderr).
         #[arg(long)]
         json: bool,
+        /// Instead: the scale section. Import this many small documents (about 200 bytes, every scalar
+        /// indexed) with `atrest import`, then time whole `atrest` processes (get, put, find, a cold export,
+        /// reindex) and their peak memory.
+        #[arg(long)]
+        docs: Option<u64>,
+    },
+    /// Writes every document of a collection to stdout as JSON Lines, in id order (a full scan).
+    Export {
+        /// Collection name.
+        collection: String,
     },
     /// Shows the backend, CPU features, store statistics and key ids (never key bytes).
     Info,
@@ -180,6 +190,20 @@ fn parse_threads(text: &str) -> Result<usize, String> {
 }
 
 /// `atrest bench`: the whole report lives in atrest-bench.
+/// `atrest bench --docs N`: the scale section, run through this binary.
+fn scale(data: Option<PathBuf>, docs: u64, json: bool) -> Result<(), String> {
+    let atrest = std::env::current_exe().map_err(|e| format!("cannot find the atrest binary: {e}"))?;
+    let opts = atrest_bench::scale::ScaleOptions { data, docs, atrest, seed: 0x5ca1e };
+    let report =
+        atrest_bench::scale::run_scale(&opts, &mut |m| eprintln!("atrest bench: {m}")).map_err(|e| e.to_string())?;
+    if json {
+        outln!("{}", report.to_json());
+    } else {
+        outln!("{}", report.text());
+    }
+    Ok(())
+}
+
 fn bench(data: Option<PathBuf>, threads: usize, size: u64, json: bool) -> Result<(), String> {
     let opts = atrest_bench::BenchOptions { data, size, threads, ..Default::default() };
     let report = atrest_bench::run(&opts).map_err(|e| e.to_string())?;
@@ -191,9 +215,22 @@ fn bench(data: Option<PathBuf>, threads: usize, size: u64, json: bool) -> Result
     Ok(())
 }
 
+/// Prints this process's peak resident memory if the benchmark asked for it (`atrest bench --docs`).
+fn report_peak_rss() {
+    if std::env::var_os(atrest_bench::scale::PEAK_RSS_ENV).is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(kib) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+        eprintln!("{}{}", atrest_bench::scale::PEAK_RSS_PREFIX, kib.trim().trim_end_matches(" kB"));
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let r = run(cli);
+    report_peak_rss();
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("atrest: error: {e}");
@@ -226,8 +263,11 @@ fn run(cli: Cli) -> Result<(), String> {
         return backup::verify(cli.key_file.as_deref(), args);
     }
     // `bench` needs no store: without --data it runs in the system temp dir.
-    if let Command::Bench { size, json } = cli.command {
-        return bench(cli.data, cli.threads, size, json);
+    if let Command::Bench { size, json, docs } = cli.command {
+        return match docs {
+            Some(docs) => scale(cli.data, docs, json),
+            None => bench(cli.data, cli.threads, size, json),
+        };
     }
     let data = cli.data.clone().ok_or("no data directory: pass --data DIR")?;
     let key_file = cli.key_file.as_deref();
@@ -389,7 +429,18 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Backup(args) => backup::backup(open()?, &data, key_file, args),
         Command::Restore(args) => backup::restore(&data, key_file, args),
         Command::VerifyBackup(args) => backup::verify(key_file, &args),
-        Command::Bench { size, json } => bench(Some(data), threads, size, json),
+        Command::Bench { .. } => unreachable!("handled before the store is opened"),
+        Command::Export { collection } => {
+            let s = open()?;
+            // `output::Stdout` ends the process on a write error, so these writes cannot fail here.
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, output::Stdout);
+            for d in s.scan(&collection) {
+                let (_, doc) = d.map_err(e)?;
+                let _ = out.write_all(&one_line(doc)).and_then(|()| out.write_all(b"\n"));
+            }
+            let _ = out.flush();
+            Ok(())
+        }
         Command::Soak { collection, prefix } => soak(open()?, &collection, &prefix),
     }
 }

@@ -41,24 +41,26 @@ impl Store {
         self.inner.drop_collection(name)
     }
 
-    /// The number, policy and index hash key of a collection, and the checked index hashes of a document.
-    fn check_put(&self, collection: &str, id: &str, doc: &[u8]) -> Result<(u64, Vec<u64>)> {
-        let (number, info) = {
-            let s = self.inner.read_state();
-            let c = s.coll(collection)?;
-            let info = crate::apply::CollInfo { name: c.name.clone(), policy: c.policy.clone(), hash_key: c.hash_key };
-            (c.number, info)
-        };
+    /// The number and facts of a collection (copied, so no lock is held while documents are checked).
+    fn coll_info(&self, collection: &str) -> Result<(u64, crate::apply::CollInfo)> {
+        let s = self.inner.read_state();
+        let c = s.coll(collection)?;
+        Ok((c.number, crate::apply::CollInfo { name: c.name.clone(), policy: c.policy.clone(), hash_key: c.hash_key }))
+    }
+
+    /// Checks a document and its id; returns its index hashes.
+    fn check_put(&self, info: &crate::apply::CollInfo, id: &str, doc: &[u8]) -> Result<Vec<u64>> {
         json::check_id(id, &self.inner.cfg.limits)?;
         let keys = json::parse_document(doc, &self.inner.cfg.limits, &info.policy)?;
-        Ok((number, info.hashes(&keys)))
+        Ok(info.hashes(&keys))
     }
 
     /// Inserts or replaces a document; durable on return.
     pub fn put(&self, collection: &str, id: &str, doc: impl Into<Vec<u8>>) -> Result<()> {
         let _m = self.inner.maint_shared();
         let doc = doc.into();
-        let (coll, hashes) = self.check_put(collection, id, &doc)?;
+        let (coll, info) = self.coll_info(collection)?;
+        let hashes = self.check_put(&info, id, &doc)?;
         let op = Op::Rec(Record::Put { coll, id: id.to_owned(), doc }, hashes);
         self.inner.submit(vec![op], true, Mode::Normal).map(drop)
     }
@@ -68,13 +70,14 @@ impl Store {
     pub fn put_many(&self, collection: &str, docs: Vec<Document>) -> Result<()> {
         use rayon::prelude::*;
         let _m = self.inner.maint_shared();
+        let (coll, info) = self.coll_info(collection)?;
+        // In the pool only work on the documents: no store lock is taken there (see `Inner::in_pool`).
         let ops = self.inner.in_pool(|| {
             docs.into_par_iter()
                 .enumerate()
-                .map(|(i, (id, doc))| match self.check_put(collection, &id, &doc) {
+                .map(|(i, (id, doc))| match self.check_put(&info, &id, &doc) {
                     // The caller's id and document move into the record: nothing is copied per document.
-                    Ok((coll, hashes)) => Ok(Op::Rec(Record::Put { coll, id, doc }, hashes)),
-                    Err(e @ StoreError::NoSuchCollection { .. }) => Err(e),
+                    Ok(hashes) => Ok(Op::Rec(Record::Put { coll, id, doc }, hashes)),
                     Err(e) => Err(StoreError::InBatch { index: i, id, source: Box::new(e) }),
                 })
                 .collect::<Result<Vec<_>>>()

@@ -160,6 +160,8 @@ pub(crate) struct Collection {
     pub(crate) hash_key: [u8; 16],
     /// Live documents.
     pub(crate) docs: u64,
+    /// Live documents as of the checkpoint (what the catalog records: replay counts the rest again).
+    pub(crate) ckpt_docs: u64,
     pub(crate) lsm: Lsm,
 }
 

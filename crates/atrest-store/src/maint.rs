@@ -67,7 +67,7 @@ impl Inner {
                 name: c.name.clone(),
                 policy: c.policy.clone(),
                 hash_key: c.hash_key,
-                docs: c.docs,
+                docs: c.ckpt_docs,
                 runs: c.lsm.all_runs().map(|r| r.meta).collect(),
             })
             .collect();
@@ -142,6 +142,9 @@ impl Inner {
                     c.lsm.index.frozen = None;
                 }
             }
+            for c in s.colls.values_mut() {
+                c.ckpt_docs = c.docs;
+            }
             s.ckpt = ckpt;
             s.since_checkpoint = 0;
             Ok(Vec::new())
@@ -166,7 +169,15 @@ impl Inner {
             let number = s.manifest.next_coll;
             self.keys.active(KeyScope::Collection(number))?;
             s.manifest.next_coll += 1;
-            let c = Collection { number, name: name.to_owned(), policy, hash_key, docs: 0, lsm: Lsm::default() };
+            let c = Collection {
+                number,
+                name: name.to_owned(),
+                policy,
+                hash_key,
+                docs: 0,
+                ckpt_docs: 0,
+                lsm: Lsm::default(),
+            };
             s.colls.insert(number, c);
             s.names.insert(name.to_owned(), number);
             Ok(Vec::new())

@@ -150,6 +150,7 @@ impl Store {
                 policy: e.policy.clone(),
                 hash_key: e.hash_key,
                 docs: e.docs,
+                ckpt_docs: e.docs,
                 lsm,
             };
             state.names.insert(c.name.clone(), c.number);

@@ -149,6 +149,7 @@ impl Inner {
             let c = s.colls.get_mut(&number).ok_or_else(|| StoreError::NoSuchCollection { name: name.to_owned() })?;
             let old = std::mem::replace(&mut c.lsm, shadow);
             c.docs = docs;
+            c.ckpt_docs = docs;
             Ok(old.ids.runs.into_iter().chain(old.index.runs).collect::<Vec<Arc<_>>>())
         })?;
         self.stuck.lock().unwrap_or_else(|p| p.into_inner()).retain(|k| k.0 != number);

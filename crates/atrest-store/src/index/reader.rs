@@ -14,7 +14,7 @@ use crate::index::hash::filter_hash;
 use crate::pages::CONTINUES;
 use crate::storage::{Storage, StorageFile};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// A key and its value.
 pub(crate) type Entry = (Vec<u8>, Vec<u8>);
@@ -46,7 +46,6 @@ pub(crate) struct Run {
     pub(crate) meta: RunMeta,
     storage: Arc<dyn Storage>,
     loaded: OnceLock<Loaded>,
-    init: Mutex<()>,
     obsolete: AtomicBool,
 }
 
@@ -67,7 +66,7 @@ impl Drop for Run {
 
 impl Run {
     pub(crate) fn new(meta: RunMeta, storage: Arc<dyn Storage>) -> Arc<Run> {
-        Arc::new(Run { meta, storage, loaded: OnceLock::new(), init: Mutex::new(()), obsolete: AtomicBool::new(false) })
+        Arc::new(Run { meta, storage, loaded: OnceLock::new(), obsolete: AtomicBool::new(false) })
     }
 
     /// Marks the run's file for removal once no reader holds it (call only after a durable manifest
@@ -84,12 +83,12 @@ impl Run {
         if let Some(l) = self.loaded.get() {
             return Ok(l);
         }
-        let _g = self.init.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = self.loaded.get() {
-            return Ok(l);
-        }
+        // No lock is held while loading: opening pages runs on the rayon pool, whose threads may pick up
+        // another lookup of this same run while they wait (a lock here would deadlock them). Two threads may
+        // load at once; the first to finish is kept, and the copies are the same.
         let l = self.load(ctx)?;
-        Ok(self.loaded.get_or_init(|| l))
+        let _ = self.loaded.set(l);
+        Ok(self.loaded.get().expect("set above"))
     }
 
     fn load(&self, ctx: &Ctx<'_>) -> Result<Loaded> {
