@@ -218,15 +218,17 @@ fn given_certificate_files_are_served() {
 #[test]
 fn sigterm_drains_and_closes_the_store() {
     let d = dirs();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_serve", "--nocapture", "--test-threads=1"])
-        .env("ATREST_SERVE_TEST_DATA", &d.data)
-        .env("ATREST_SERVE_TEST_CERTS", &d.certs)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "child_serve", "--nocapture", "--test-threads=1"])
+            .env("ATREST_SERVE_TEST_DATA", &d.data)
+            .env("ATREST_SERVE_TEST_CERTS", &d.certs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         use std::io::BufRead;
@@ -261,17 +263,29 @@ fn sigterm_drains_and_closes_the_store() {
         assert!(Instant::now() < deadline, "the child server never answered");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     assert!(kill.success());
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     reader.join().unwrap();
     lines.extend(rx.try_iter());
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "child exited with {status}: {lines:?} {stderr}");
     let first = lines.iter().position(|l| l.ends_with(&format!("{listen}{port}"))).unwrap();
     assert!(lines[first + 1].starts_with("certificate sha256 fingerprint "), "{lines:?}");
     assert!(lines.iter().any(|l| l == "store closed cleanly"), "{lines:?}");
+}
+
+/// Kills the child server if the test fails before it has stopped it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 #[test]
