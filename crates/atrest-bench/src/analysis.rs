@@ -1,7 +1,7 @@
 //! Where ingest time goes, what limits the store, and how many cores an NVMe drive would need.
 //!
 //! Ingest CPU (all threads, user + system) is split into parts: the kernel's share is the system time of the
-//! ingest itself (write path, syncs, page faults); validating the JSON (the same `serde_json` pass the store
+//! ingest itself (write path, syncs, page faults); validating the JSON (the same atrest-json pass the store
 //! makes when indexing is off), sealing the pages that were written and one copy of the document bytes are
 //! measured on their own, single-threaded with thread CPU clocks. What is left is the store's own work
 //! (record framing, page assembly, locks, thread hand-offs, including rayon workers spinning before they
@@ -107,9 +107,10 @@ pub fn part_rates(pool: &DocPool, sample_bytes: u64) -> Result<PartRates, BenchE
     }
     let mb = bytes as f64 / 1e6;
     let t = crate::cpu::thread_cpu();
+    let limits = atrest_json::Limits::default();
     for d in &sample {
-        serde_json::from_slice::<serde::de::IgnoredAny>(d)
-            .map_err(|e| BenchError::Mismatch(format!("generated document is not JSON: {e}")))?;
+        atrest_json::validate(d, &limits)
+            .map_err(|e| BenchError::Mismatch(format!("generated document is not a valid document: {e}")))?;
     }
     let json = (crate::cpu::thread_cpu() - t).as_secs_f64() * 1e3 / mb;
     let t = crate::cpu::thread_cpu();
