@@ -44,6 +44,7 @@ struct Loaded {
 /// dropped with its collection) and the last reader lets go of it.
 pub(crate) struct Run {
     pub(crate) meta: RunMeta,
+    name: String,
     storage: Arc<dyn Storage>,
     loaded: OnceLock<Loaded>,
     obsolete: AtomicBool,
@@ -59,14 +60,20 @@ impl Drop for Run {
     fn drop(&mut self) {
         if self.obsolete.load(Ordering::Acquire) {
             // Best effort: a file left behind is removed when the store is next opened.
-            let _ = self.storage.remove(&run_name(self.meta.id));
+            let _ = self.storage.remove(&self.name);
         }
     }
 }
 
 impl Run {
     pub(crate) fn new(meta: RunMeta, storage: Arc<dyn Storage>) -> Arc<Run> {
-        Arc::new(Run { meta, storage, loaded: OnceLock::new(), obsolete: AtomicBool::new(false) })
+        Arc::new(Run {
+            name: run_name(meta.id),
+            meta,
+            storage,
+            loaded: OnceLock::new(),
+            obsolete: AtomicBool::new(false),
+        })
     }
 
     /// Marks the run's file for removal once no reader holds it (call only after a durable manifest
@@ -75,8 +82,8 @@ impl Run {
         self.obsolete.store(true, Ordering::Release);
     }
 
-    pub(crate) fn name(&self) -> String {
-        run_name(self.meta.id)
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     fn loaded(&self, ctx: &Ctx<'_>) -> Result<&Loaded> {
@@ -145,36 +152,56 @@ impl Run {
             let fb = bloom::block_of(h, g.filter_blocks as usize);
             let per_page = ctx.codec.payload_cap() / bloom::BLOCK_BYTES;
             let no = g.filter_page + (fb / per_page) as u64;
-            let page = ctx.read_page(&*l.file, self.meta.id, &self.name(), no, true)?;
-            let payload = ctx.payload(&page, &self.name(), no)?;
+            let page = ctx.read_page(&*l.file, self.meta.id, &self.name, no, true)?;
+            let payload = ctx.payload(&page, &self.name, no)?;
             let at = (fb % per_page) * bloom::BLOCK_BYTES;
             let Some(block) = payload.get(at..at + bloom::BLOCK_BYTES) else {
-                return Err(ctx.fail(&self.name(), no, "filter page is shorter than its group".into()));
+                return Err(ctx.fail(&self.name, no, "filter page is shorter than its group".into()));
             };
             if !bloom::may_contain(block, h) {
                 return Ok(None);
             }
         }
-        let entries = self.block(ctx, l, i - 1, true)?;
-        Ok(entries.into_iter().find(|(k, _)| k == key).map(|(_, v)| v))
+        let payload = self.block_bytes(ctx, l, i - 1, true)?;
+        let next = l.blocks.get(i).map(|n| &*n.first_key);
+        find_in_block(payload.bytes(), &b.first_key, next, key)
+            .map(|v| v.map(<[u8]>::to_vec))
+            .map_err(|d| ctx.fail(&self.name, b.page, d.into()))
+    }
+
+    /// The payload of block `i`: its one page from the cache when it has one page, else its pages joined.
+    fn block_bytes(&self, ctx: &Ctx<'_>, l: &Loaded, i: usize, cache: bool) -> Result<BlockBytes> {
+        let b = &l.blocks[i];
+        let name = &self.name;
+        if b.pages == 1 {
+            let page = ctx.read_page(&*l.file, self.meta.id, name, b.page, cache)?;
+            let (p, flags) = ctx.payload_flags(&page, name, b.page)?;
+            if flags & CONTINUES != 0 {
+                return Err(ctx.fail(name, b.page, "data block pages are not one stream".into()));
+            }
+            let start = p.as_ptr() as usize - page.as_ptr() as usize;
+            let range = start..start + p.len();
+            return Ok(BlockBytes::Page(page, range));
+        }
+        let mut payload = Vec::new();
+        for k in 0..b.pages {
+            let no = b.page + k;
+            let page = ctx.read_page(&*l.file, self.meta.id, name, no, cache)?;
+            let (p, flags) = ctx.payload_flags(&page, name, no)?;
+            if (flags & CONTINUES != 0) != (k + 1 < b.pages) {
+                return Err(ctx.fail(name, no, "data block pages are not one stream".into()));
+            }
+            payload.extend_from_slice(p);
+        }
+        Ok(BlockBytes::Owned(payload))
     }
 
     /// The entries of block `i`, checked to be in order and inside the block's key range.
     fn block(&self, ctx: &Ctx<'_>, l: &Loaded, i: usize, cache: bool) -> Result<Vec<Entry>> {
-        let b = &l.blocks[i];
-        let name = self.name();
-        let mut payload = Vec::new();
-        for k in 0..b.pages {
-            let no = b.page + k;
-            let page = ctx.read_page(&*l.file, self.meta.id, &name, no, cache)?;
-            let (p, flags) = ctx.payload_flags(&page, &name, no)?;
-            if (flags & CONTINUES != 0) != (k + 1 < b.pages) {
-                return Err(ctx.fail(&name, no, "data block pages are not one stream".into()));
-            }
-            payload.extend_from_slice(p);
-        }
+        let payload = self.block_bytes(ctx, l, i, cache)?;
         let next = l.blocks.get(i + 1).map(|n| &*n.first_key);
-        decode_block(&payload, &b.first_key, next).map_err(|d| ctx.fail(&name, b.page, d.into()))
+        decode_block(payload.bytes(), &l.blocks[i].first_key, next)
+            .map_err(|d| ctx.fail(&self.name, l.blocks[i].page, d.into()))
     }
 
     /// Entries with keys at or after `from`, in order.
@@ -310,6 +337,50 @@ fn parse_index(b: &[u8], limit_page: u64) -> Result<(Vec<BlockRef>, Vec<GroupRef
         return Err("block index does not cover the run exactly");
     }
     Ok((blocks, groups))
+}
+
+/// A block's payload.
+enum BlockBytes {
+    Page(Arc<[u8]>, std::ops::Range<usize>),
+    Owned(Vec<u8>),
+}
+
+impl BlockBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            BlockBytes::Page(p, r) => &p[r.clone()],
+            BlockBytes::Owned(v) => v,
+        }
+    }
+}
+
+/// Looks `key` up in a data block without decoding the rest: walks the entries in place, checking them as
+/// [`decode_block`] does as far as it goes.
+pub(crate) fn find_in_block<'p>(
+    p: &'p [u8],
+    first: &[u8],
+    next: Option<&[u8]>,
+    key: &[u8],
+) -> Result<Option<&'p [u8]>, &'static str> {
+    let mut d = Dec::new(p, "run block");
+    let bad = |_| "data block is malformed";
+    let n = d.count(2).map_err(bad)?;
+    let mut last: Option<&[u8]> = None;
+    for i in 0..n {
+        let kl = d.varint().map_err(bad)? as usize;
+        let vl = d.varint().map_err(bad)? as usize;
+        let k = d.take(kl).map_err(bad)?;
+        let v = d.take(vl).map_err(bad)?;
+        if (i == 0 && k != first) || last.is_some_and(|l| l >= k) || next.is_some_and(|nk| k >= nk) {
+            return Err("data block keys do not match the block index");
+        }
+        match k.cmp(key) {
+            std::cmp::Ordering::Equal => return Ok(Some(v)),
+            std::cmp::Ordering::Greater => return Ok(None),
+            std::cmp::Ordering::Less => last = Some(k),
+        }
+    }
+    Ok(None)
 }
 
 /// Decodes a data block; its keys must increase, start at `first` and stay below `next`.
