@@ -145,26 +145,26 @@ impl Inner {
     /// Opens each page of a run (and checks its length); one result per page, or one for the whole file.
     fn open_every_page(&self, ctx: &crate::index::Ctx<'_>, run: &Run) -> Vec<Result<()>> {
         let name = run.name();
-        let file = match self.storage.open(&name, false) {
+        let file = match self.storage.open(name, false) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return vec![Err(ctx.fail(&name, 0, "the run file named by the catalog is missing".into()))];
+                return vec![Err(ctx.fail(name, 0, "the run file named by the catalog is missing".into()))];
             }
-            Err(e) => return vec![Err(StoreError::io("opening", self.storage.describe(&name))(e))],
+            Err(e) => return vec![Err(StoreError::io("opening", self.storage.describe(name))(e))],
         };
         let size = self.codec.size.bytes() as u64;
         let mut out = Vec::new();
         match file.len() {
             Ok(len) if len != run.meta.pages * size => out.push(Err(ctx.fail(
-                &name,
+                name,
                 (len / size).min(run.meta.pages),
                 format!("run is {len} bytes, the catalog says {} pages: cut short or grown", run.meta.pages),
             ))),
             Ok(_) => {}
-            Err(e) => return vec![Err(StoreError::io("reading the length of", self.storage.describe(&name))(e))],
+            Err(e) => return vec![Err(StoreError::io("reading the length of", self.storage.describe(name))(e))],
         }
         for no in 0..run.meta.pages {
-            out.push(ctx.read_page(&*file, run.meta.id, &name, no, false).map(drop));
+            out.push(ctx.read_page(&*file, run.meta.id, name, no, false).map(drop));
         }
         out
     }

@@ -100,41 +100,41 @@ impl Run {
 
     fn load(&self, ctx: &Ctx<'_>) -> Result<Loaded> {
         let name = self.name();
-        let file: Arc<dyn StorageFile> = match ctx.storage.open(&name, false) {
+        let file: Arc<dyn StorageFile> = match ctx.storage.open(name, false) {
             Ok(f) => Arc::from(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ctx.fail(&name, 0, "the run file named by the catalog is missing".into()));
+                return Err(ctx.fail(name, 0, "the run file named by the catalog is missing".into()));
             }
-            Err(e) => return Err(StoreError::io("opening", ctx.storage.describe(&name))(e)),
+            Err(e) => return Err(StoreError::io("opening", ctx.storage.describe(name))(e)),
         };
         let size = ctx.codec.size.bytes() as u64;
-        let len = file.len().map_err(StoreError::io("reading the length of", ctx.storage.describe(&name)))?;
+        let len = file.len().map_err(StoreError::io("reading the length of", ctx.storage.describe(name)))?;
         if len != self.meta.pages * size || self.meta.pages < 2 {
             let at = len.min(self.meta.pages * size);
             return Err(ctx.fail(
-                &name,
+                name,
                 at / size,
                 format!("run is {len} bytes, the catalog says {} pages of {size}: cut short or grown", self.meta.pages),
             ));
         }
         let footer_no = self.meta.pages - 1;
-        let footer = ctx.read_page(&*file, self.meta.id, &name, footer_no, false)?;
+        let footer = ctx.read_page(&*file, self.meta.id, name, footer_no, false)?;
         let (kind, entries, index_first, index_pages) =
-            parse_footer(ctx.payload(&footer, &name, footer_no)?).map_err(|d| ctx.fail(&name, footer_no, d.into()))?;
+            parse_footer(ctx.payload(&footer, name, footer_no)?).map_err(|d| ctx.fail(name, footer_no, d.into()))?;
         if kind != self.meta.kind || entries != self.meta.entries || index_first + index_pages != footer_no {
-            return Err(ctx.fail(&name, footer_no, "run footer does not match the catalog".into()));
+            return Err(ctx.fail(name, footer_no, "run footer does not match the catalog".into()));
         }
         let mut index = Vec::new();
         for no in index_first..footer_no {
-            let p = ctx.read_page(&*file, self.meta.id, &name, no, false)?;
-            let (payload, flags) = ctx.payload_flags(&p, &name, no)?;
+            let p = ctx.read_page(&*file, self.meta.id, name, no, false)?;
+            let (payload, flags) = ctx.payload_flags(&p, name, no)?;
             index.extend_from_slice(payload);
             if (flags & CONTINUES != 0) != (no + 1 < footer_no) {
-                return Err(ctx.fail(&name, no, "block index pages are not one stream".into()));
+                return Err(ctx.fail(name, no, "block index pages are not one stream".into()));
             }
         }
         let (blocks, groups) =
-            parse_index(&index, index_first).map_err(|d| ctx.fail(&name, index_first, d.to_owned()))?;
+            parse_index(&index, index_first).map_err(|d| ctx.fail(name, index_first, d.to_owned()))?;
         Ok(Loaded { file, blocks, groups })
     }
 
@@ -216,7 +216,7 @@ impl Run {
         for e in self.iter(ctx, &[], false) {
             let (k, _) = e?;
             if last.as_ref().is_some_and(|l| *l >= k) {
-                return Err(ctx.fail(&self.name(), 0, "run keys are not in order across blocks".into()));
+                return Err(ctx.fail(self.name(), 0, "run keys are not in order across blocks".into()));
             }
             last = Some(k);
             n += 1;
@@ -224,12 +224,12 @@ impl Run {
         let l = self.loaded(ctx)?;
         for g in &l.groups {
             for no in g.filter_page..g.filter_page + u64::from(g.filter_pages) {
-                ctx.read_page(&*l.file, self.meta.id, &self.name(), no, false)?;
+                ctx.read_page(&*l.file, self.meta.id, self.name(), no, false)?;
             }
         }
         if n != self.meta.entries {
             return Err(ctx.fail(
-                &self.name(),
+                self.name(),
                 0,
                 format!("run holds {n} entries, its footer says {}", self.meta.entries),
             ));
