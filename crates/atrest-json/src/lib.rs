@@ -6,7 +6,7 @@
 //! because it names no character. Every refusal is a [`JsonError`] saying what and where.
 //!
 //! While validating, the scan names every scalar leaf by its JSON Pointer (RFC 6901) and encodes its value in
-//! the canonical, type-tagged form of [`canonical`](crate::canonical) in which equal JSON values are equal
+//! the canonical, type-tagged form of [`canonical`] in which equal JSON values are equal
 //! bytes (`"\u0041"` is `"A"`; `1`, `1.0` and `10e-1` are one number; big integers stay exact). A [`Filter`]
 //! chooses which leaves are wanted; with [`Filter::None`] the pass only validates and builds no paths.
 //!

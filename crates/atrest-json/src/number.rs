@@ -139,7 +139,7 @@ pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-/// Whether a number text that [`scan`] accepted is written as a plain integer (no fraction, no exponent, not
+/// Whether a valid JSON number text is written as a plain integer (no fraction, no exponent, not
 /// `-0`): the only number form this project accepts where a number names something, such as an id.
 pub fn is_plain_integer(raw: &[u8]) -> bool {
     let p = parts(raw);
