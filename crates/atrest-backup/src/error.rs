@@ -119,9 +119,6 @@ pub enum BackupError {
     /// The key hierarchy failed (provider unreachable, wrong master key, tampered keyring...).
     #[error("keys: {0}")]
     Keys(#[from] atrest_keys::KeyError),
-    /// A key source other than the keyring failed.
-    #[error("keys: {0}")]
-    KeySource(String),
     /// Restore was pointed at a directory that is not empty.
     #[error("restore destination {path} is not empty")]
     DestinationNotEmpty {
@@ -136,16 +133,21 @@ pub enum BackupError {
         /// Everything found wrong.
         problems: Vec<crate::verify::Problem>,
     },
-    /// The snapshot source failed (the store could not produce or read its snapshot).
+    /// The snapshot cannot be backed up as it is (a bad file name, a file listed twice, no keyring, a file
+    /// shorter than its noted length).
     #[error("snapshot: {0}")]
     Snapshot(String),
-    /// Opening the restored or downloaded store's pages failed.
-    #[error("opening the pages of backup {id}: {detail}")]
+    /// The live store failed (producing its snapshot).
+    #[error("the store being backed up: {0}")]
+    LiveStore(#[source] atrest_store::StoreError),
+    /// Opening the restored or downloaded store, or its pages, failed.
+    #[error("opening the pages of backup {id}: {source}")]
     Pages {
         /// The backup id.
         id: String,
         /// What the store reported.
-        detail: String,
+        #[source]
+        source: atrest_store::StoreError,
     },
     /// A retention or schedule setting is out of range.
     #[error("{0}")]

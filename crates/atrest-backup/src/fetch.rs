@@ -76,7 +76,7 @@ pub(crate) fn open_backup(
         return Ok(Err(problems));
     }
     let keyring = Arc::new(Keyring::open(dir, provider, Arc::new(SystemClock))?);
-    let manifest = match crate::manifest::open(&object, &bytes, &*keyring) {
+    let manifest = match crate::manifest::open(&object, &bytes, &keyring) {
         Ok(m) => m,
         Err(
             e @ (BackupError::ManifestAuthentication { .. }

@@ -28,12 +28,14 @@
 //!
 //! File names are the store's own (a flat directory) and are user-data free, but they still stay sealed.
 
+use std::sync::Arc;
+
 use atrest_core::{TAG_LEN, XAES_NONCE_LEN, Xaes256Gcm};
+use atrest_keys::{KeyError, Keyring, Scope};
 
 use crate::codec::{Dec, Enc};
 use crate::digest::Digest;
 use crate::error::{BackupError, Result};
-use crate::keys::ManifestKeys;
 use crate::layout::{manifest_name, valid_id};
 
 const MAGIC: &[u8; 8] = b"ATRBKUP\n";
@@ -95,22 +97,23 @@ impl BackupManifest {
         self.files.iter().flat_map(|f| f.chunks.iter().map(|c| c.digest))
     }
 
-    /// Seals the manifest under `keys`' sealing key.
+    /// Seals the manifest under the store-scope data key of `keys`, the store's keyring.
     ///
     /// # Errors
     /// [`BackupError::ManifestFormat`] for a manifest that breaks the format's rules (no keyring, a bad id or
     /// file name, chunks that do not add up); key errors.
-    pub fn seal(&self, keys: &dyn ManifestKeys) -> Result<Vec<u8>> {
+    pub fn seal(&self, keys: &Keyring) -> Result<Vec<u8>> {
+        let (key_id, _) = keys.active_key(Scope::Store)?;
+        let cipher = keys.cipher(key_id)?;
         let mut nonce = [0u8; XAES_NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| BackupError::Random(e.to_string()))?;
-        self.seal_with_nonce(keys, &nonce)
+        self.seal_with(key_id, &cipher, &nonce)
     }
 
-    /// [`BackupManifest::seal`] with a given nonce (golden tests); callers draw it at random.
-    fn seal_with_nonce(&self, keys: &dyn ManifestKeys, nonce: &[u8; XAES_NONCE_LEN]) -> Result<Vec<u8>> {
+    /// [`BackupManifest::seal`] with a given key and nonce (golden tests); callers draw the nonce at random.
+    fn seal_with(&self, key_id: u32, cipher: &Xaes256Gcm, nonce: &[u8; XAES_NONCE_LEN]) -> Result<Vec<u8>> {
         self.check()?;
         let keyring = self.keyring().expect("checked");
-        let (key_id, key) = keys.sealing_key()?;
         let mut body = Enc::default();
         body.u64(self.created_ms).u32(self.files.len() as u32);
         for f in &self.files {
@@ -128,7 +131,6 @@ impl BackupManifest {
         }
         out.u64(body.len() as u64);
         let mut out = out.0;
-        let cipher = Xaes256Gcm::try_new(&key).map_err(|e| BackupError::KeySource(e.to_string()))?;
         let tag = cipher.seal_in_place(nonce, &out, &mut body).map_err(|e| self.format_err(e.to_string()))?;
         out.extend_from_slice(&body);
         out.extend_from_slice(&tag);
@@ -217,22 +219,33 @@ pub fn read_header(object: &str, bytes: &[u8]) -> Result<ManifestHeader> {
     Ok(ManifestHeader { id, key_id, store_id, keyring, nonce, body_start, body_len: body_len as usize })
 }
 
-/// Opens the manifest stored as `object` (`backups/<id>`) with `keys`.
+/// Opens the manifest stored as `object` (`backups/<id>`) with `keys`, the store's keyring (or the one the
+/// backup carries).
 ///
 /// # Errors
 /// [`BackupError::ManifestFormat`], [`BackupError::ManifestKey`], [`BackupError::ManifestAuthentication`]
-/// (one opaque error for any altered byte).
-pub fn open(object: &str, bytes: &[u8], keys: &dyn ManifestKeys) -> Result<BackupManifest> {
+/// (one opaque error for any altered byte); [`BackupError::Keys`] when the key service fails.
+pub fn open(object: &str, bytes: &[u8], keys: &Keyring) -> Result<BackupManifest> {
+    open_with(object, bytes, &|id| match keys.cipher(id) {
+        Ok(cipher) => Ok(Some(cipher)),
+        Err(KeyError::UnknownKey { .. } | KeyError::KeyDestroyed { .. }) => Ok(None),
+        Err(e) => Err(BackupError::Keys(e)),
+    })
+}
+
+/// The cipher of a data key id, `None` for an unknown or destroyed key.
+type CipherOf<'a> = dyn Fn(u32) -> Result<Option<Arc<Xaes256Gcm>>> + 'a;
+
+/// [`open`] with the key found by `cipher_of`.
+fn open_with(object: &str, bytes: &[u8], cipher_of: &CipherOf<'_>) -> Result<BackupManifest> {
     let header = read_header(object, bytes)?;
     let fail = |detail: String| BackupError::ManifestFormat { object: object.to_owned(), detail };
     if manifest_name(&header.id) != object {
         // Checked again by authentication, but a renamed manifest deserves a clear message.
         return Err(fail(format!("names backup {:?}, which is not its object name", header.id)));
     }
-    let key = keys
-        .key(header.key_id)?
+    let cipher = cipher_of(header.key_id)?
         .ok_or(BackupError::ManifestKey { object: object.to_owned(), key_id: header.key_id })?;
-    let cipher = Xaes256Gcm::try_new(&key).map_err(|e| BackupError::KeySource(e.to_string()))?;
     let (aad, rest) = bytes.split_at(header.body_start);
     let (body, tag) = rest.split_at(header.body_len);
     let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked by read_header");
@@ -270,17 +283,23 @@ pub fn open(object: &str, bytes: &[u8], keys: &dyn ManifestKeys) -> Result<Backu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::KeyBytes;
-    use zeroize::Zeroizing;
 
-    struct FixedKey(u32, [u8; 32]);
+    /// A data key of fixed bytes under a fixed id, so the golden manifest stays the same.
+    struct FixedKey(u32, Arc<Xaes256Gcm>);
 
-    impl ManifestKeys for FixedKey {
-        fn sealing_key(&self) -> Result<(u32, KeyBytes)> {
-            Ok((self.0, Zeroizing::new(self.1)))
+    impl FixedKey {
+        fn new(id: u32, byte: u8) -> FixedKey {
+            FixedKey(id, Arc::new(Xaes256Gcm::try_new(&[byte; 32]).unwrap()))
         }
-        fn key(&self, id: u32) -> Result<Option<KeyBytes>> {
-            Ok((id == self.0).then(|| Zeroizing::new(self.1)))
+
+        fn seal(&self, m: &BackupManifest) -> Result<Vec<u8>> {
+            let mut nonce = [0u8; XAES_NONCE_LEN];
+            getrandom::fill(&mut nonce).unwrap();
+            m.seal_with(self.0, &self.1, &nonce)
+        }
+
+        fn open(&self, object: &str, bytes: &[u8]) -> Result<BackupManifest> {
+            open_with(object, bytes, &|id| Ok((id == self.0).then(|| Arc::clone(&self.1))))
         }
     }
 
@@ -305,11 +324,11 @@ mod tests {
 
     #[test]
     fn round_trip_and_golden() {
-        let key = FixedKey(3, [0x42; 32]);
+        let key = FixedKey::new(3, 0x42);
         let m = sample();
         let object = manifest_name(&m.id);
-        let sealed = m.seal_with_nonce(&key, &[9; XAES_NONCE_LEN]).unwrap();
-        assert_eq!(open(&object, &sealed, &key).unwrap(), m);
+        let sealed = m.seal_with(3, &key.1, &[9; XAES_NONCE_LEN]).unwrap();
+        assert_eq!(key.open(&object, &sealed).unwrap(), m);
         let header = read_header(&object, &sealed).unwrap();
         assert_eq!((header.key_id, header.store_id, header.id.as_str()), (3, [7; 16], m.id.as_str()));
         assert_eq!(header.keyring, m.keyring().unwrap().chunks);
@@ -320,53 +339,53 @@ mod tests {
             "manifest format v1 changed"
         );
         // A random nonce each time.
-        assert_ne!(m.seal(&key).unwrap(), m.seal(&key).unwrap());
+        assert_ne!(key.seal(&m).unwrap(), key.seal(&m).unwrap());
     }
 
     #[test]
     fn every_flip_and_truncation_is_refused() {
-        let key = FixedKey(3, [0x42; 32]);
+        let key = FixedKey::new(3, 0x42);
         let m = sample();
         let object = manifest_name(&m.id);
-        let sealed = m.seal(&key).unwrap();
+        let sealed = key.seal(&m).unwrap();
         for i in 0..sealed.len() {
             for bit in [0x01, 0x80] {
                 let mut bad = sealed.clone();
                 bad[i] ^= bit;
-                assert!(open(&object, &bad, &key).is_err(), "flip at byte {i}");
+                assert!(key.open(&object, &bad).is_err(), "flip at byte {i}");
             }
         }
         for len in 0..sealed.len() {
-            assert!(open(&object, &sealed[..len], &key).is_err(), "truncated to {len}");
+            assert!(key.open(&object, &sealed[..len]).is_err(), "truncated to {len}");
         }
         let mut longer = sealed.clone();
         longer.push(0);
-        assert!(open(&object, &longer, &key).is_err());
+        assert!(key.open(&object, &longer).is_err());
         // Renamed, or opened with another key.
-        assert!(open("backups/20000101T000000.000Z-00000000", &sealed, &key).is_err());
-        let err = open(&object, &sealed, &FixedKey(3, [0x43; 32])).unwrap_err();
+        assert!(key.open("backups/20000101T000000.000Z-00000000", &sealed).is_err());
+        let err = FixedKey::new(3, 0x43).open(&object, &sealed).unwrap_err();
         assert!(matches!(err, BackupError::ManifestAuthentication { .. }), "{err}");
-        let err = open(&object, &sealed, &FixedKey(4, [0x42; 32])).unwrap_err();
+        let err = FixedKey::new(4, 0x42).open(&object, &sealed).unwrap_err();
         assert!(matches!(err, BackupError::ManifestKey { key_id: 3, .. }), "{err}");
     }
 
     #[test]
     fn malformed_manifests_are_not_sealed() {
-        let key = FixedKey(1, [0; 32]);
+        let key = FixedKey::new(1, 0);
         let mut m = sample();
         m.files.retain(|f| f.name != KEYRING_NAME);
-        assert!(m.seal(&key).is_err(), "no keyring");
+        assert!(key.seal(&m).is_err(), "no keyring");
         let mut m = sample();
         m.files[0].name = "../escape".into();
-        assert!(m.seal(&key).is_err(), "path in a file name");
+        assert!(key.seal(&m).is_err(), "path in a file name");
         let mut m = sample();
         m.files[2].size = 6;
-        assert!(m.seal(&key).is_err(), "chunks do not add up");
+        assert!(key.seal(&m).is_err(), "chunks do not add up");
         let mut m = sample();
         m.files.swap(0, 1);
-        assert!(m.seal(&key).is_err(), "out of order");
+        assert!(key.seal(&m).is_err(), "out of order");
         let mut m = sample();
         m.id = "a/b".into();
-        assert!(m.seal(&key).is_err(), "bad id");
+        assert!(key.seal(&m).is_err(), "bad id");
     }
 }

@@ -21,7 +21,6 @@ use atrest_keys::KeyProvider;
 
 use crate::digest::Digest;
 use crate::error::{BackupError, Result};
-use crate::keys::ManifestKeys;
 use crate::layout::manifest_name;
 use crate::target::Target;
 use crate::upload::{existing_objects, list_backups, read_manifest};
@@ -62,7 +61,7 @@ pub fn plan(ids: &[String], keep: usize, existing: &BTreeSet<Digest>, referenced
 pub fn prune(
     target: &Target,
     store_id: [u8; 16],
-    keys: &dyn ManifestKeys,
+    keys: &atrest_keys::Keyring,
     provider: Option<&Arc<dyn KeyProvider>>,
     keep: usize,
 ) -> Result<PrunePlan> {

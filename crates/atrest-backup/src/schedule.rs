@@ -11,7 +11,7 @@ use atrest_store::Store;
 
 use crate::error::{BackupError, Result};
 use crate::retention::{PrunePlan, prune};
-use crate::store::{StoreKeys, backup};
+use crate::store::backup;
 use crate::target::Target;
 use crate::upload::BackupReport;
 
@@ -95,10 +95,8 @@ pub fn run_schedule(
         }
         let started = std::time::Instant::now();
         let result = backup(store, target).and_then(|b| {
-            let pruned = schedule
-                .keep
-                .map(|k| prune(target, store.format().store_id, &StoreKeys(&**store.keys()), provider, k))
-                .transpose()?;
+            let pruned =
+                schedule.keep.map(|k| prune(target, store.format().store_id, store.keys(), provider, k)).transpose()?;
             Ok(RunReport { backup: b, pruned })
         });
         ok += u64::from(result.is_ok());

@@ -4,30 +4,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use atrest_keys::Keyring;
-use atrest_store::{FsStorage, KeyScope, KeySource, KeyringSource, Store, StoreConfig};
+use atrest_store::{FsStorage, Store, StoreConfig};
 
 use crate::error::{BackupError, Result};
-use crate::keys::{KeyBytes, ManifestKeys};
 use crate::source::{ReadAt, Snapshot, SnapshotFile};
 use crate::target::Target;
 use crate::upload::{BackupReport, backup_snapshot};
 use crate::verify::{Problem, ProblemKind};
-
-/// The store's own key source, as manifest keys: manifests are sealed under the store-scope data key.
-#[derive(Debug, Clone, Copy)]
-pub struct StoreKeys<'a>(pub &'a dyn KeySource);
-
-impl ManifestKeys for StoreKeys<'_> {
-    fn sealing_key(&self) -> Result<(u32, KeyBytes)> {
-        let id = self.0.active(KeyScope::Store).map_err(|e| BackupError::KeySource(e.to_string()))?;
-        let key = self.key(id)?.ok_or_else(|| BackupError::KeySource(format!("store key {id} is not available")))?;
-        Ok((id, key))
-    }
-
-    fn key(&self, id: u32) -> Result<Option<KeyBytes>> {
-        self.0.key(id).map_err(|e| BackupError::KeySource(e.to_string()))
-    }
-}
 
 struct StorageReader(Arc<dyn atrest_store::StorageFile>);
 
@@ -40,9 +23,9 @@ impl ReadAt for StorageReader {
 /// A consistent snapshot of a live store (writes pause only while its files are listed and opened).
 ///
 /// # Errors
-/// [`BackupError::Snapshot`] with the store's error.
+/// [`BackupError::LiveStore`] with the store's error.
 pub fn snapshot(store: &Store) -> Result<Snapshot> {
-    let files = store.snapshot().map_err(|e| BackupError::Snapshot(e.to_string()))?;
+    let files = store.snapshot().map_err(BackupError::LiveStore)?;
     Ok(Snapshot {
         files: files
             .into_iter()
@@ -57,7 +40,7 @@ pub fn snapshot(store: &Store) -> Result<Snapshot> {
 /// As [`backup_snapshot`]; a store whose keys are not a keyring in its data directory cannot be backed up.
 pub fn backup(store: &Store, target: &Target) -> Result<BackupReport> {
     let snap = snapshot(store)?;
-    backup_snapshot(&snap, target, &StoreKeys(&**store.keys()), store.format().store_id, now_ms())
+    backup_snapshot(&snap, target, store.keys(), store.format().store_id, now_ms())
 }
 
 /// The current time in Unix milliseconds.
@@ -74,8 +57,8 @@ pub(crate) struct PagesChecked {
 
 /// Opens the store in `dir` with `keyring` and verifies every page; failures become problems named by file.
 pub(crate) fn open_pages(dir: &Path, keyring: Arc<Keyring>, id: &str) -> Result<PagesChecked> {
-    let cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(KeyringSource::new(keyring)));
-    let pages_err = |e: atrest_store::StoreError| BackupError::Pages { id: id.to_owned(), detail: e.to_string() };
+    let cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), keyring);
+    let pages_err = |source| BackupError::Pages { id: id.to_owned(), source };
     let store = Store::open(cfg).map_err(pages_err)?;
     let report = store.verify(&mut |_, _| {}).map_err(pages_err)?;
     let problems = report

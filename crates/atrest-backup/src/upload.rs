@@ -8,7 +8,6 @@ use bytes::Bytes;
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{BackupError, Result};
-use crate::keys::ManifestKeys;
 use crate::layout::{CHUNK_BYTES, OBJECTS_DIR, manifest_name, new_id};
 use crate::manifest::{BackupManifest, ChunkRef, FileEntry, KEYRING_NAME, valid_file_name};
 use crate::source::Snapshot;
@@ -54,7 +53,7 @@ pub(crate) fn existing_objects(target: &Target) -> Result<BTreeMap<Digest, u64>>
 pub fn backup_snapshot(
     snapshot: &Snapshot,
     target: &Target,
-    keys: &dyn ManifestKeys,
+    keys: &atrest_keys::Keyring,
     store_id: [u8; 16],
     now_ms: u64,
 ) -> Result<BackupReport> {
@@ -157,7 +156,7 @@ pub fn list_backups(target: &Target) -> Result<Vec<String>> {
 ///
 /// # Errors
 /// [`BackupError::NoSuchBackup`], manifest and target errors.
-pub fn read_manifest(target: &Target, id: &str, keys: &dyn ManifestKeys) -> Result<BackupManifest> {
+pub fn read_manifest(target: &Target, id: &str, keys: &atrest_keys::Keyring) -> Result<BackupManifest> {
     let object = manifest_name(id);
     let bytes = target
         .get(&object)?

@@ -6,8 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use atrest_backup::{
-    BackupError, ManifestKeys, Problem, ProblemKind, Snapshot, StoreKeys, Target, backup, backup_snapshot,
-    layout::manifest_name, read_manifest, restore, verify_backup,
+    BackupError, Problem, ProblemKind, Snapshot, Target, backup, backup_snapshot, layout::manifest_name, read_manifest,
+    restore, verify_backup,
 };
 use atrest_store::IndexPolicy;
 use common::Fixture;
@@ -55,7 +55,7 @@ fn every_file_deleted_truncated_or_altered_is_reported_by_name() {
     let target_dir = fx.path("target");
     let target = Target::open(target_dir.to_str().unwrap()).unwrap();
     let b = backup(&store, &target).unwrap();
-    let manifest = read_manifest(&target, &b.id, &StoreKeys(&**store.keys())).unwrap();
+    let manifest = read_manifest(&target, &b.id, store.keys()).unwrap();
     let names: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
     assert!(names.contains(&"keyring") && names.contains(&"MANIFEST") && names.contains(&"ATREST"), "{names:?}");
     assert!(names.iter().filter(|n| n.starts_with("seg-")).count() >= 2, "{names:?}");
@@ -169,7 +169,7 @@ fn a_page_that_does_not_open_is_reported_by_file() {
 
     let target = Target::memory().unwrap();
     let snap = Snapshot::of_quiet_dir(&data).unwrap();
-    let keys: &dyn ManifestKeys = &*keyring;
+    let keys = &*keyring;
     let store_id = atrest_store::Store::read_format(&atrest_store::FsStorage::new(&data)).unwrap().store_id;
     backup_snapshot(&snap, &target, keys, store_id, 1_700_000_000_000).unwrap();
     let found = problems(verify_backup(&target, None, fx.provider()));

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use atrest_backup::{
-    BackupError, Schedule, StopSignal, StoreKeys, Target, backup, list_backups, prune, read_manifest, restore,
-    run_schedule, verify_backup,
+    BackupError, Schedule, StopSignal, Target, backup, list_backups, prune, read_manifest, restore, run_schedule,
+    verify_backup,
 };
 use atrest_keys::{InsecureMemoryProvider, MasterKeyId};
 use atrest_store::{IndexPolicy, Store};
@@ -56,7 +56,7 @@ fn round_trip_incremental_and_choice_of_backup() {
     assert_ne!(first_contents, second_contents);
 
     assert_eq!(list_backups(&target).unwrap(), vec![first.id.clone(), second.id.clone()]);
-    let m = read_manifest(&target, &second.id, &StoreKeys(&**store.keys())).unwrap();
+    let m = read_manifest(&target, &second.id, store.keys()).unwrap();
     assert_eq!(m.files.len(), second.files);
     assert!(m.keyring().is_some());
 
@@ -159,7 +159,7 @@ fn retention_keeps_what_kept_backups_need() {
     std::fs::write(target_dir.join("objects").join("00".repeat(32)), b"orphan").unwrap();
     let before = objects(&target_dir);
 
-    let keys = StoreKeys(&**store.keys());
+    let keys = store.keys().clone();
     let plan = prune(&target, store.format().store_id, &keys, None, 2).unwrap();
     assert_eq!(plan.removed, [snapshots[0].0.clone(), snapshots[1].0.clone()]);
     assert_eq!(plan.kept, [snapshots[2].0.clone(), snapshots[3].0.clone()]);
@@ -224,7 +224,7 @@ fn retention_after_rekey_destroyed_the_old_store_key() {
     assert!(!report.keys_destroyed.is_empty(), "{report:?}");
     fill(&store, 20, 30);
     backup(&store, &target).unwrap();
-    let keys = StoreKeys(&**store.keys());
+    let keys = store.keys().clone();
     // The old manifest's key is gone from the live store: without the master key, pruning refuses to guess.
     let err = read_manifest(&target, &old.id, &keys).unwrap_err();
     assert!(matches!(err, BackupError::ManifestKey { .. }), "{err}");

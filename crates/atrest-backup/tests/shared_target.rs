@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use atrest_backup::{BackupError, StoreKeys, Target, backup, list_backups, prune, restore, verify_backup};
+use atrest_backup::{BackupError, Target, backup, list_backups, prune, restore, verify_backup};
 use atrest_store::{IndexPolicy, Store};
 use common::{Fixture, files_under};
 
@@ -48,12 +48,12 @@ fn another_stores_backup_is_refused_naming_both_stores() {
     assert!(msg.contains(&ida) && msg.contains(&idb), "names both stores: {msg}");
     assert_eq!(list_backups(&target).unwrap(), std::slice::from_ref(&first.id), "nothing of b's was written");
     // Retention of b is refused too, and removes nothing.
-    let err = prune(&target, b.format().store_id, &StoreKeys(&**b.keys()), None, 1).unwrap_err();
+    let err = prune(&target, b.format().store_id, b.keys(), None, 1).unwrap_err();
     assert!(matches!(err, BackupError::ForeignStore { .. }), "{err}");
     assert_eq!(list_backups(&target).unwrap(), [first.id]);
     // The store the target belongs to goes on as before.
     backup(&a, &target).unwrap();
-    let plan = prune(&target, a.format().store_id, &StoreKeys(&**a.keys()), None, 1).unwrap();
+    let plan = prune(&target, a.format().store_id, a.keys(), None, 1).unwrap();
     assert_eq!(plan.removed.len(), 1);
 }
 
@@ -75,7 +75,7 @@ fn retention_never_removes_another_stores_backups_in_a_mixed_target() {
     let all = list_backups(&ta).unwrap();
     assert_eq!(all.len(), 3);
     let before = files_under(&dir_a);
-    let keys_a = StoreKeys(&**a.keys());
+    let keys_a = a.keys().clone();
     let err = prune(&ta, a.format().store_id, &keys_a, Some(&fx.provider()), 1).unwrap_err();
     assert!(matches!(err, BackupError::ForeignStore { .. }), "{err}");
     assert_eq!(files_under(&dir_a), before, "nothing deleted");

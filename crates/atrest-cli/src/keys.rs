@@ -2,7 +2,7 @@
 //! kept outside the data directory.
 
 use atrest_keys::{Keyring, LocalKeyFileProvider, MasterKeyId, SystemClock, default_key_file_path};
-use atrest_store::{FsStorage, KeyringSource, Store, StoreConfig};
+use atrest_store::{FsStorage, Store, StoreConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -55,7 +55,7 @@ pub fn init(
     let provider = LocalKeyFileProvider::create(&path, data, &master).map_err(|e| e.to_string())?;
     let keyring =
         Keyring::create(data, Arc::new(provider), &master, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    let mut c = StoreConfig::new(Arc::new(FsStorage::new(data)), Arc::new(KeyringSource::new(Arc::new(keyring))));
+    let mut c = StoreConfig::new(Arc::new(FsStorage::new(data)), Arc::new(keyring));
     c.store_id = Some(id);
     cfg(&mut c);
     let store = Store::create(c).map_err(|e| e.to_string())?;
@@ -69,7 +69,7 @@ pub fn open(data: &Path, key_file: Option<&Path>, cfg: impl FnOnce(&mut StoreCon
     let path = key_path(key_file, &format.store_id_hex())?;
     let provider = LocalKeyFileProvider::open(&path, data).map_err(|e| e.to_string())?;
     let keyring = Keyring::open(data, Arc::new(provider), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    let mut c = StoreConfig::new(Arc::new(storage), Arc::new(KeyringSource::new(Arc::new(keyring))));
+    let mut c = StoreConfig::new(Arc::new(storage), Arc::new(keyring));
     cfg(&mut c);
     // A store of an older format is migrated as it opens; show how far that got.
     let bar = indicatif::ProgressBar::hidden();

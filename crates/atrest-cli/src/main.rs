@@ -490,8 +490,9 @@ fn soak(s: Store, collection: &str, prefix: &str) -> Result<(), String> {
 }
 
 /// Why a `rekey` destroyed no key, and what to run: it destroys only retired keys, which `rotate` makes.
-fn nothing_destroyed(keys: &[atrest_store::KeyInfo]) -> String {
-    let retired: Vec<u32> = keys.iter().filter(|k| !k.active && !k.destroyed).map(|k| k.id).collect();
+fn nothing_destroyed(keys: &[atrest_keys::EntryInfo]) -> String {
+    let retired: Vec<u32> =
+        keys.iter().filter(|k| k.state == atrest_keys::KeyState::DecryptOnly).map(|k| k.id).collect();
     if retired.is_empty() {
         "no key was destroyed because no data key is retired: every key is still active. `rekey` destroys the keys \
          that `rotate` retires, once their data is rewritten: run `atrest rotate`, then `atrest rekey`."
@@ -521,12 +522,10 @@ fn info(s: Store) -> Result<(), String> {
     }
     outln!("keys: {}", st.key_source);
     for k in &st.keys {
-        let state = if k.destroyed {
-            "destroyed"
-        } else if k.active {
-            "active"
-        } else {
-            "decrypt-only"
+        let state = match k.state {
+            atrest_keys::KeyState::Destroyed => "destroyed",
+            atrest_keys::KeyState::Active => "active",
+            atrest_keys::KeyState::DecryptOnly => "decrypt-only",
         };
         outln!("  key {} {:?} {state}", k.id, k.scope);
     }

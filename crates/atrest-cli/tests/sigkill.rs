@@ -3,7 +3,7 @@
 //! there with its content; repeat on the same store.
 
 use atrest_keys::{Keyring, LocalKeyFileProvider, SystemClock};
-use atrest_store::{FsStorage, KeyringSource, Store, StoreConfig};
+use atrest_store::{FsStorage, Store, StoreConfig};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read};
 use std::process::{Command, Stdio};
@@ -13,7 +13,7 @@ use std::time::Duration;
 fn open(data: &std::path::Path, key: &std::path::Path) -> Store {
     let provider = LocalKeyFileProvider::open(key, data).unwrap();
     let keyring = Keyring::open(data, Arc::new(provider), Arc::new(SystemClock)).unwrap();
-    let cfg = StoreConfig::new(Arc::new(FsStorage::new(data)), Arc::new(KeyringSource::new(Arc::new(keyring))));
+    let cfg = StoreConfig::new(Arc::new(FsStorage::new(data)), Arc::new(keyring));
     Store::open(cfg).unwrap()
 }
 

@@ -7,9 +7,11 @@
 //! using the keyring's master-key check values.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-/// Why a key operation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a key operation failed. `Clone`, so that an error met while opening a page (where the key lookup hands
+/// it on behind a shared pointer) reaches the caller as this type again.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The key service could not be reached (module not loadable, token absent, connection refused, timeout).
@@ -18,6 +20,23 @@ pub enum KeyError {
         /// The provider, as [`crate::KeyProvider::describe`] names it.
         provider: String,
         /// What failed.
+        reason: String,
+    },
+    /// A data key's lease ran out and the key service did not answer when asked for the key again: the store
+    /// fails closed (nothing is read or written under that key) until the service answers.
+    #[error(
+        "key service {provider} is unavailable: data key {key_id} is no longer held (its lease of {lease_secs} s \
+         ran out) and the service did not answer ({reason}); operations that need this key fail until the \
+         service is reachable again, and resume by themselves when it is"
+    )]
+    KeyServiceUnavailable {
+        /// The key service, as [`crate::KeyProvider::describe`] names it.
+        provider: String,
+        /// The data key that could not be had.
+        key_id: u32,
+        /// The lease, in seconds.
+        lease_secs: u64,
+        /// What the service (or the way to it) answered, or that it is being asked again too soon.
         reason: String,
     },
     /// The provider refused the PIN or credentials.
@@ -152,7 +171,7 @@ pub enum KeyError {
         /// The key file or its directory.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The keyring file cannot be decoded: truncated (torn write), bad checksum, or not a keyring.
     #[error("keyring {path} is corrupt: {reason}; restore the data directory's keyring from a backup")]
@@ -203,7 +222,7 @@ pub enum KeyError {
         /// The keyring file or its directory.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// No keyring entry has this id.
     #[error("data key {key_id} is not in the keyring")]
@@ -250,7 +269,19 @@ pub enum KeyError {
 impl KeyError {
     /// Whether retrying the same operation later may succeed (the key service was unreachable).
     pub fn is_transient(&self) -> bool {
-        matches!(self, KeyError::ProviderUnreachable { .. })
+        matches!(self, KeyError::ProviderUnreachable { .. } | KeyError::KeyServiceUnavailable { .. })
+    }
+
+    /// A [`KeyError::KeyFileIo`].
+    pub(crate) fn key_file_io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> KeyError {
+        let path = path.into();
+        move |source| KeyError::KeyFileIo { path, source: Arc::new(source) }
+    }
+
+    /// A [`KeyError::KeyringIo`].
+    pub(crate) fn keyring_io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> KeyError {
+        let path = path.into();
+        move |source| KeyError::KeyringIo { path, source: Arc::new(source) }
     }
 }
 

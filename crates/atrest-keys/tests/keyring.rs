@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use atrest_keys::{KeyError, KeyProvider, KeyState, Keyring, MasterKeyMaterial, Scope, SimulatedFault};
+use std::sync::Arc;
+
+use atrest_keys::{KeyError, KeyProvider, KeyState, Keyring, KeyringOptions, MasterKeyMaterial, Scope, SimulatedFault};
 use common::{Fixture, T0, contains, mid, rewrite_keyring};
 
 #[test]
@@ -292,6 +294,15 @@ fn a_failed_write_changes_nothing_and_hands_out_no_key() {
     assert!(f.reopen().is_ok());
 }
 
+/// Waits (up to ten seconds) until `cond` holds: for the keyring's background lease refresh.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn cached_keys_serve_reads_for_a_bounded_lease() {
     let f = Fixture::new();
@@ -303,16 +314,56 @@ fn cached_keys_serve_reads_for_a_bounded_lease() {
 
     f.provider.simulate_fault(Some(SimulatedFault::Unreachable));
     f.clock.advance(Duration::from_secs(10 * 60));
-    // Past half the lease the provider is asked again; being unreachable, the cached key still serves.
+    // Past half the lease the provider is asked again in the background; being unreachable, the cached key
+    // still serves, and the caller did not wait for the provider.
     assert_eq!(reopened.key(id).unwrap().expose_secret(), key.expose_secret());
-    assert!(f.provider.unwrap_calls() > calls);
+    eventually("the provider is asked again", || f.provider.unwrap_calls() > calls);
+    assert_eq!(reopened.key(id).unwrap().expose_secret(), key.expose_secret());
     f.clock.advance(Duration::from_secs(5 * 60));
     let err = reopened.key(id).unwrap_err();
-    assert!(matches!(err, KeyError::ProviderUnreachable { .. }), "{err}");
-    assert!(matches!(reopened.key(id), Err(KeyError::ProviderUnreachable { .. })));
+    match &err {
+        KeyError::KeyServiceUnavailable { provider, key_id, lease_secs, reason } => {
+            assert_eq!((*key_id, *lease_secs), (id, 900));
+            assert!(provider.contains("in-memory provider") && reason.contains("simulated outage"), "{err}");
+        }
+        other => panic!("expected KeyServiceUnavailable, got {other}"),
+    }
+    assert!(err.is_transient() && err.to_string().contains("lease"), "{err}");
+    // Within the retry interval the service is not asked again: the error comes at once.
+    let calls = f.provider.unwrap_calls();
+    assert!(matches!(reopened.key(id), Err(KeyError::KeyServiceUnavailable { .. })));
+    assert!(matches!(reopened.cipher(id), Err(KeyError::KeyServiceUnavailable { .. })));
+    assert_eq!(f.provider.unwrap_calls(), calls);
 
+    // The service is back: after the retry interval the key is fetched again, without reopening.
     f.provider.simulate_fault(None);
+    f.clock.advance(KeyringOptions::default().retry_after_failure());
     assert_eq!(reopened.key(id).unwrap().expose_secret(), key.expose_secret());
+    assert_eq!(f.provider.unwrap_calls(), calls + 1);
+}
+
+#[test]
+fn a_refresh_that_finds_the_master_key_gone_stops_serving_at_once() {
+    let f = Fixture::new();
+    let (id, _) = f.keyring.active_key(Scope::Store).unwrap();
+    f.clock.advance(Duration::from_secs(8 * 60));
+    f.provider.remove_master_key(&mid("m1"));
+    // Still within the lease, but the service answers that the master key is gone.
+    assert!(matches!(f.keyring.refresh_leases(), Err(KeyError::MasterKeyNotFound { .. })));
+    assert!(matches!(f.keyring.key(id), Err(KeyError::MasterKeyNotFound { .. })));
+}
+
+#[test]
+fn a_refresh_renews_the_lease() {
+    let f = Fixture::new();
+    let (id, _) = f.keyring.active_key(Scope::Store).unwrap();
+    let cipher = f.keyring.cipher(id).unwrap();
+    f.clock.advance(Duration::from_secs(10 * 60));
+    assert_eq!(f.keyring.refresh_leases().unwrap(), 1);
+    f.clock.advance(Duration::from_secs(10 * 60));
+    // Twenty minutes after the fetch, but ten after the refresh: still held, the same cipher object.
+    f.provider.simulate_fault(Some(SimulatedFault::Unreachable));
+    assert!(Arc::ptr_eq(&f.keyring.cipher(id).unwrap(), &cipher));
 }
 
 #[test]
@@ -321,7 +372,7 @@ fn a_clock_that_goes_back_ends_the_lease() {
     let (id, _) = f.keyring.active_key(Scope::Store).unwrap();
     f.provider.simulate_fault(Some(SimulatedFault::Unreachable));
     f.clock.set(T0 - 1);
-    assert!(matches!(f.keyring.key(id), Err(KeyError::ProviderUnreachable { .. })));
+    assert!(matches!(f.keyring.key(id), Err(KeyError::KeyServiceUnavailable { .. })));
 }
 
 #[test]

@@ -81,13 +81,14 @@ fn an_unreachable_key_service_is_unavailable_not_unknown_and_keeps_its_type() {
         PageError::KeyUnavailable { id: got, source } => {
             assert_eq!(got, id);
             assert!(
-                matches!(source.downcast_ref::<KeyError>(), Some(KeyError::ProviderUnreachable { .. })),
+                matches!(source.downcast_ref::<KeyError>(), Some(KeyError::KeyServiceUnavailable { .. })),
                 "{source:?}"
             );
         }
         other => panic!("expected KeyUnavailable, got {other:?}"),
     }
     provider.simulate_fault(None);
+    f.clock.advance(keyring.options().retry_after_failure());
     assert_eq!(open(&opener, &page, 1).unwrap(), 1, "the same opener recovers with the service");
     let mut foreign = page.clone();
     foreign[8..12].copy_from_slice(&999u32.to_le_bytes());

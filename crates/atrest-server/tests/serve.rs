@@ -11,10 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atrest_server::{ServeError, ServeOptions, Server, TlsSource};
-use atrest_store::{FsStorage, MemoryKeys, Store, StoreConfig};
+use atrest_store::{FsStorage, Store, StoreConfig};
 
 fn new_store(data: &Path) -> Store {
-    Store::create(StoreConfig::new(Arc::new(FsStorage::new(data)), Arc::new(MemoryKeys::new()))).unwrap()
+    Store::create(StoreConfig::new(
+        Arc::new(FsStorage::new(data)),
+        Arc::new(atrest_keys::Keyring::ephemeral().unwrap()),
+    ))
+    .unwrap()
 }
 
 /// A server running on its own runtime thread until dropped (or [`Running::stop`]).

@@ -7,7 +7,7 @@
 //! of the ingest (all threads, from `/proc/self/stat` on Linux) is printed too: on a shared machine it says
 //! more than the wall time about what the store costs.
 
-use atrest_store::{FsStorage, IndexPolicy, MemoryKeys, Store, StoreConfig};
+use atrest_store::{FsStorage, IndexPolicy, Store, StoreConfig};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,7 +29,7 @@ fn main() {
     let batch: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let policy = if args.get(5).map(String::as_str) == Some("all") { IndexPolicy::All } else { IndexPolicy::None };
     std::fs::create_dir_all(dir).unwrap();
-    let mut cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(MemoryKeys::new()));
+    let mut cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(atrest_keys::Keyring::ephemeral().unwrap()));
     if let Some(kib) = args.get(6).and_then(|s| s.parse::<usize>().ok()) {
         cfg.batch_bytes = kib << 10;
     }

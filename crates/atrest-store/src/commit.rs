@@ -32,7 +32,14 @@ pub(crate) enum Mode {
     Rewrite,
 }
 
-type Slot = Arc<Mutex<Option<Result<Vec<Extent>, String>>>>;
+/// Why a job failed: its commit poisoned the store (the cause), or a key it needed could not be had before
+/// anything was written (the store is not poisoned).
+enum Failed {
+    Poisoned(String),
+    Keys(atrest_keys::KeyError),
+}
+
+type Slot = Arc<Mutex<Option<Result<Vec<Extent>, Failed>>>>;
 
 pub(crate) struct Job {
     ops: Vec<Op>,
@@ -71,7 +78,10 @@ impl Inner {
         q.pending.push(Job { ops, sync, mode, slot: slot.clone() });
         loop {
             if let Some(r) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r.map_err(|cause| StoreError::Poisoned { cause });
+                return r.map_err(|f| match f {
+                    Failed::Poisoned(cause) => StoreError::Poisoned { cause },
+                    Failed::Keys(e) => StoreError::Keys(e),
+                });
             }
             if !q.leader {
                 q.leader = true;
@@ -94,7 +104,11 @@ impl Inner {
         // A panic must not leave the leader flag set with every later writer waiting for it: it poisons the
         // store instead, and every caller of this commit gets the error.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.check_poison().and_then(|()| self.write_jobs(jobs))
+            match self.check_poison().and_then(|()| self.prepare(&jobs)) {
+                Err(StoreError::Keys(e)) => Ok(Err(e)),
+                Err(e) => Err(e),
+                Ok(()) => self.write_jobs(jobs).map(Ok),
+            }
         }))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -105,7 +119,12 @@ impl Inner {
             Err(StoreError::Poisoned { cause: format!("the commit leader panicked: {what}") })
         });
         match result {
-            Ok(extents) => {
+            Ok(Err(keys)) => {
+                for slot in &slots {
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(Failed::Keys(keys.clone())));
+                }
+            }
+            Ok(Ok(extents)) => {
                 for (slot, ext) in slots.iter().zip(extents) {
                     *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Ok(ext));
                 }
@@ -117,16 +136,29 @@ impl Inner {
                 };
                 self.set_poison(cause.clone());
                 for slot in &slots {
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(cause.clone()));
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(Failed::Poisoned(cause.clone())));
                 }
             }
         }
     }
 
+    /// What a commit needs before anything is written: a rotation that is due, and the sealer of every
+    /// collection it writes. A key service away past a key's lease fails the commit here, typed, with nothing
+    /// written and the store not poisoned, so writes resume by themselves when the service answers.
+    fn prepare(&self, jobs: &[Job]) -> Result<()> {
+        self.maybe_rotate(&mut self.lock_writer())?;
+        let live: std::collections::BTreeSet<u64> = self.read_state().colls.keys().copied().collect();
+        let colls: std::collections::BTreeSet<u64> =
+            jobs.iter().flat_map(|j| &j.ops).map(op_coll).filter(|c| live.contains(c)).collect();
+        for c in colls {
+            self.codec.sealer(KeyScope::Collection(c))?;
+        }
+        Ok(())
+    }
+
     /// Packs, seals, writes and syncs the jobs, then applies them. Returns each job's chunk extents.
     fn write_jobs(&self, jobs: Vec<Job>) -> Result<Vec<Vec<Extent>>> {
         let mut writer = self.lock_writer();
-        self.maybe_rotate(&mut writer)?;
         let sync = jobs.iter().any(|j| j.sync);
         let mut out: Vec<Vec<Extent>> = vec![Vec::new(); jobs.len()];
         // Group by collection, keeping each collection's order, so each collection gets one run of pages.

@@ -2,10 +2,9 @@
 
 use crate::error::{Result, StoreError};
 use crate::json::Limits;
-use crate::keys::KeySource;
 use crate::storage::Storage;
 use atrest_core::page::PageSize;
-use atrest_keys::{Clock, SystemClock};
+use atrest_keys::{Clock, Keyring, SystemClock};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +13,9 @@ use std::time::Duration;
 pub struct StoreConfig {
     /// The data directory (or a test double).
     pub storage: Arc<dyn Storage>,
-    /// The key hierarchy.
-    pub keys: Arc<dyn KeySource>,
+    /// The data keys: the keyring in the data directory, opened with the master key's provider (or
+    /// [`Keyring::ephemeral`] for tests). Its options set the lease on unwrapped keys.
+    pub keys: Arc<Keyring>,
     /// Page size of a new store (an existing store keeps its own). Default 16 KiB.
     pub page_size: PageSize,
     /// A segment is closed once it reaches this size. Default 64 MiB.
@@ -47,7 +47,7 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// A configuration with defaults.
-    pub fn new(storage: Arc<dyn Storage>, keys: Arc<dyn KeySource>) -> StoreConfig {
+    pub fn new(storage: Arc<dyn Storage>, keys: Arc<Keyring>) -> StoreConfig {
         StoreConfig {
             storage,
             keys,

@@ -7,9 +7,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use atrest_store::{FaultStorage, IndexPolicy, MemoryKeys, Store, StoreConfig};
+//! use atrest_keys::Keyring;
+//! use atrest_store::{FaultStorage, IndexPolicy, Store, StoreConfig};
 //!
-//! let cfg = StoreConfig::new(Arc::new(FaultStorage::new()), Arc::new(MemoryKeys::new()));
+//! let cfg = StoreConfig::new(Arc::new(FaultStorage::new()), Arc::new(Keyring::ephemeral().unwrap()));
 //! let store = Store::create(cfg).unwrap();
 //! store.create_collection("people", IndexPolicy::All).unwrap();
 //! store.put("people", "ada", br#"{"address":{"city":"Oslo"}}"#.to_vec()).unwrap();
@@ -32,7 +33,6 @@ mod error;
 pub mod files;
 mod index;
 mod json;
-mod keyring;
 mod keys;
 mod log;
 mod maint;
@@ -55,8 +55,6 @@ pub use config::StoreConfig;
 pub use error::{Result, StoreError};
 pub use files::{FORMAT_FILE, LOCK_FILE, MANIFEST_FILE};
 pub use json::{IndexKey, IndexPolicy, Limits};
-pub use keyring::KeyringSource;
-pub use keys::{KeyInfo, KeyScope, KeySource, MemoryKeys};
 pub use maint::RekeyReport;
 pub use manifest::{FormatInfo, STORE_FORMAT_VERSION};
 pub use stats::{CollectionStats, StoreStats};

@@ -1,6 +1,6 @@
 //! Checkpoints, the manifest that records them, collections, key rotation, rekeying.
 
-use crate::collection::{Collection, Lsm};
+use crate::collection::{Collection, Lsm, Tree};
 use crate::error::{Result, StoreError};
 use crate::files::seg_name;
 use crate::index::memtable::Buffer;
@@ -11,6 +11,7 @@ use crate::keys::KeyScope;
 use crate::log::writer::LogWriter;
 use crate::manifest::{CatalogEntry, Manifest, SegmentMeta};
 use crate::store::{Ckpt, Inner, State};
+use atrest_keys::KeyState;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -129,9 +130,21 @@ impl Inner {
         };
         let mut made = Vec::with_capacity(frozen.len());
         for (n, ids, index) in frozen {
-            let a = self.write_run(n, RunKind::Ids, |w| ids.for_each_sorted(&mut |k, v| w.add(k, v)))?;
-            let b = self.write_run(n, RunKind::Index, |w| index.for_each_sorted(&mut |k, v| w.add(k, v)))?;
-            made.push((n, a, b));
+            let runs =
+                self.write_run(n, RunKind::Ids, |w| ids.for_each_sorted(&mut |k, v| w.add(k, v))).and_then(|a| {
+                    Ok((a, self.write_run(n, RunKind::Index, |w| index.for_each_sorted(&mut |k, v| w.add(k, v)))?))
+                });
+            match runs {
+                Ok((a, b)) => made.push((n, a, b)),
+                Err(e) => {
+                    // Nothing changed on disk that the manifest names: back to the buffers as they were, so
+                    // lookups keep seeing every entry and the next checkpoint writes them (a key service away
+                    // past a key's lease fails here and must not lose the frozen entries).
+                    made.iter().flat_map(|(_, a, b)| a.iter().chain(b)).for_each(|r| r.retire());
+                    self.unfreeze();
+                    return Err(e);
+                }
+            }
         }
         self.install(|s| {
             for (n, a, b) in made {
@@ -153,6 +166,22 @@ impl Inner {
         Ok(())
     }
 
+    /// Puts frozen buffers back after a failed checkpoint. The writer lock is held from the freeze to here,
+    /// so no write went to the (empty) live buffers meanwhile.
+    fn unfreeze(&self) {
+        fn thaw<B: Buffer>(tree: &mut Tree<B>) {
+            if let Some(frozen) = tree.frozen.take() {
+                debug_assert!(tree.mem.is_empty(), "a write reached a buffer during its checkpoint");
+                tree.mem = Arc::unwrap_or_clone(frozen);
+            }
+        }
+        let mut s = self.write_state();
+        for c in s.colls.values_mut() {
+            thaw(&mut c.lsm.ids);
+            thaw(&mut c.lsm.index);
+        }
+    }
+
     /// Creates collection `name`. Durable on return.
     pub(crate) fn create_collection(&self, name: &str, policy: IndexPolicy) -> Result<()> {
         json::check_collection_name(name)?;
@@ -167,7 +196,7 @@ impl Inner {
                 return Err(StoreError::CollectionExists { name: name.to_owned() });
             }
             let number = s.manifest.next_coll;
-            self.keys.active(KeyScope::Collection(number))?;
+            self.keys.active_key(KeyScope::Collection(number))?;
             s.manifest.next_coll += 1;
             let c = Collection {
                 number,
@@ -195,9 +224,9 @@ impl Inner {
         self.poison_on_err(r)?;
         let doomed: Vec<u32> = self
             .keys
-            .list()?
+            .entries()
             .into_iter()
-            .filter(|k| k.scope == KeyScope::Collection(number) && !k.destroyed)
+            .filter(|k| k.scope == KeyScope::Collection(number) && k.state != KeyState::Destroyed)
             .map(|k| k.id)
             .collect();
         self.install(|s| {
@@ -207,8 +236,8 @@ impl Inner {
             Ok(c.lsm.all_runs().cloned().collect())
         })?;
         for id in doomed {
-            self.keys.destroy(id)?;
-            self.codec.forget_key(id);
+            // Nothing references them: the collection's runs are retired and replay starts past its pages.
+            self.keys.destroy(id, &0u64)?;
         }
         Ok(())
     }
@@ -225,11 +254,10 @@ impl Inner {
     /// Rotation with the writer lock held.
     pub(crate) fn rotate_locked(&self, writer: &mut LogWriter) -> Result<Vec<u32>> {
         let colls: Vec<u64> = self.read_state().colls.keys().copied().collect();
-        let mut new = vec![self.keys.rotate(KeyScope::Store)?];
+        let mut new = vec![self.keys.rotate_data_key(KeyScope::Store)?.0];
         for n in colls {
-            new.push(self.keys.rotate(KeyScope::Collection(n))?);
+            new.push(self.keys.rotate_data_key(KeyScope::Collection(n))?.0);
         }
-        self.codec.reset_sealers();
         self.write_state().manifest.rotated_at = self.cfg.clock.now_unix();
         let r = self.checkpoint_locked(writer);
         self.poison_on_err(r)?;
@@ -339,10 +367,11 @@ impl Inner {
         self.storage.sync_dir().map_err(StoreError::io("syncing directory", self.storage.describe("")))?;
         report.segments_removed = old.len();
         let referenced = self.referenced_keys();
-        for k in self.keys.list()? {
-            if !k.active && !k.destroyed && !referenced.contains(&k.id) {
-                self.keys.destroy(k.id)?;
-                self.codec.forget_key(k.id);
+        for k in self.keys.entries() {
+            // Only the store's own scopes: other engines sharing the keyring keep theirs.
+            let ours = matches!(k.scope, KeyScope::Store | KeyScope::Collection(_));
+            if ours && k.state == KeyState::DecryptOnly && !referenced.contains(&k.id) {
+                self.keys.destroy(k.id, &0u64)?;
                 report.keys_destroyed.push(k.id);
             }
         }

@@ -318,7 +318,7 @@ pub(crate) fn read_stream(
         if n != size {
             return Err(fail("file ends inside a sealed stream".into()));
         }
-        let opened = codec.open(file_id, no, &mut page).map_err(|e| fail(e.to_string()))?;
+        let opened = codec.open(file_id, no, &mut page).map_err(|e| crate::pages::page_error(e, fail))?;
         let h = BodyHeader::read(opened.body, opened.kind).map_err(|e| fail(e.into()))?;
         if h.kind != kind {
             return Err(fail(format!("expected a {kind:?} page, found {:?}", h.kind)));

@@ -61,11 +61,16 @@ impl Inner {
             }
             let Some(job) = self.pick_merge(small_only) else { return Ok(()) };
             let key = (job.coll, job.kind);
-            if let Err(e) = self.run_merge(job) {
-                self.stuck.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
-                if matches!(e, crate::StoreError::Io { .. }) {
-                    return Err(e);
+            match self.run_merge(job) {
+                // A key that cannot be had now: the runs are fine, try again at the next wake-up.
+                Err(crate::StoreError::Keys(_)) => return Ok(()),
+                Err(e) => {
+                    self.stuck.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+                    if matches!(e, crate::StoreError::Io { .. }) {
+                        return Err(e);
+                    }
                 }
+                Ok(()) => {}
             }
         }
     }

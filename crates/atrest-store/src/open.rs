@@ -73,7 +73,7 @@ impl Store {
         let io = |op, f: &str| StoreError::io(op, storage.describe(f));
         let seg = storage.open(&seg_name(first_seg), true).map_err(io("creating", &seg_name(first_seg)))?;
         seg.sync_data().map_err(io("syncing", &seg_name(first_seg)))?;
-        cfg.keys.active(crate::keys::KeyScope::Store)?;
+        cfg.keys.active_key(crate::keys::KeyScope::Store)?;
         let manifest = Manifest {
             generation: 1,
             next_file: 2,

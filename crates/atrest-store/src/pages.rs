@@ -22,16 +22,16 @@
 //!
 //! Every page is bound (as associated data, by atrest-core) to its file id, its page number and the store's
 //! 16-byte id, so a page moved to another offset, file or store fails to open.
+//!
+//! A page whose key cannot be had (the key service is away past the key's lease) is not damaged: callers turn
+//! its error into [`StoreError::Keys`] with [`page_error`], never into an integrity error, and the log scan
+//! stops there instead of taking the page for the end of the log.
 
 use crate::error::{Result, StoreError};
-use crate::keys::{KeyScope, KeySource};
-use atrest_core::Xaes256Gcm;
-use atrest_core::page::{
-    KeyLookup, KeySourceError, LookupError, OpenJob, OpenedPage, Opener, PageContext, PageError, PageKind, PageSize,
-    SealJob, Sealer,
-};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use crate::keys::KeyScope;
+use atrest_core::page::{OpenJob, OpenedPage, Opener, PageContext, PageError, PageKind, PageSize, SealJob, Sealer};
+use atrest_keys::{KeyError, Keyring};
+use std::sync::Arc;
 
 /// Length of the store's header at the start of every page body.
 pub(crate) const BODY_HEADER: usize = 24;
@@ -90,45 +90,16 @@ impl BodyHeader {
     }
 }
 
-/// Key lookup for the opener: keys are unwrapped on first use and cached.
-#[derive(Debug)]
-pub(crate) struct KeyCache {
-    source: Arc<dyn KeySource>,
-    cache: RwLock<HashMap<u32, Arc<Xaes256Gcm>>>,
-}
-
-/// The opener's handle on the shared [`KeyCache`].
-#[derive(Debug, Clone)]
-pub(crate) struct SharedKeys(Arc<KeyCache>);
-
-impl KeyLookup for SharedKeys {
-    fn key(&self, id: u32) -> Result<Arc<Xaes256Gcm>, LookupError> {
-        self.0.key(id)
-    }
-}
-
-impl KeyCache {
-    fn key(&self, id: u32) -> Result<Arc<Xaes256Gcm>, LookupError> {
-        if let Some(k) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            return Ok(k.clone());
-        }
-        let unavailable = |e| LookupError::Unavailable(KeySourceError::new(e));
-        let bytes = self.source.key(id).map_err(unavailable)?.ok_or(LookupError::Unknown)?;
-        let key = Arc::new(Xaes256Gcm::try_new(&bytes).map_err(|e| LookupError::Unavailable(KeySourceError::new(e)))?);
-        self.cache.write().unwrap_or_else(|p| p.into_inner()).insert(id, key.clone());
-        Ok(key)
-    }
-}
-
-/// Seals and opens the store's pages.
+/// Seals and opens the store's pages. Keys come from the keyring (the one data-key layer, with its cache of
+/// unwrapped keys under a lease): the opener looks each page's key up by id there, and each run of pages is
+/// sealed by the sealer of its scope's active key, asked for per run so that writes follow rotation and stop
+/// when a key's lease ran out with the key service away.
 #[derive(Debug)]
 pub(crate) struct PageCodec {
     pub(crate) size: PageSize,
     store_id: [u8; 16],
-    keys: Arc<dyn KeySource>,
-    opener: Opener<SharedKeys>,
-    lookup: Arc<KeyCache>,
-    sealers: RwLock<HashMap<KeyScope, Arc<Sealer>>>,
+    keys: Arc<Keyring>,
+    opener: Opener<Arc<Keyring>>,
     /// The store's own thread pool (`StoreConfig::threads`), or `None` for rayon's global pool.
     pool: Option<Arc<rayon::ThreadPool>>,
 }
@@ -137,19 +108,10 @@ impl PageCodec {
     pub(crate) fn new(
         size: PageSize,
         store_id: [u8; 16],
-        keys: Arc<dyn KeySource>,
+        keys: Arc<Keyring>,
         pool: Option<Arc<rayon::ThreadPool>>,
     ) -> PageCodec {
-        let lookup = Arc::new(KeyCache { source: keys.clone(), cache: RwLock::new(HashMap::new()) });
-        PageCodec {
-            size,
-            store_id,
-            keys,
-            opener: Opener::new(SharedKeys(lookup.clone())),
-            lookup,
-            sealers: RwLock::new(HashMap::new()),
-            pool,
-        }
+        PageCodec { size, store_id, opener: Opener::new(Arc::clone(&keys)), keys, pool }
     }
 
     /// Runs a seal or open in the store's pool. Only this work on buffers (and `put_many`'s checks) runs
@@ -171,35 +133,14 @@ impl PageCodec {
         PageContext::new(file_id, page_no).with_extra(&self.store_id)
     }
 
-    /// The sealer of the scope's active key (built on first use, rebuilt after rotation).
+    /// The keyring's withdrawal count (see [`crate::index::cache::PageCache::follow`]).
+    pub(crate) fn keys_revision(&self) -> u64 {
+        atrest_core::page::KeyLookup::revision(&*self.keys)
+    }
+
+    /// The sealer of the scope's active key.
     pub(crate) fn sealer(&self, scope: KeyScope) -> Result<Arc<Sealer>> {
-        if let Some(s) = self.sealers.read().unwrap_or_else(|p| p.into_inner()).get(&scope) {
-            return Ok(s.clone());
-        }
-        let id = self.keys.active(scope)?;
-        let key = self.lookup.key(id).map_err(|e| {
-            StoreError::Keys(match e {
-                LookupError::Unknown => atrest_keys::KeyError::UnknownKey { key_id: id },
-                LookupError::Destroyed => atrest_keys::KeyError::KeyDestroyed { key_id: id },
-                LookupError::Unavailable(src) => {
-                    atrest_keys::KeyError::Provider { provider: self.keys.describe(), reason: src.to_string() }
-                }
-            })
-        })?;
-        let sealer = Arc::new(Sealer::with_key(key, id)?);
-        self.sealers.write().unwrap_or_else(|p| p.into_inner()).insert(scope, sealer.clone());
-        Ok(sealer)
-    }
-
-    /// Forgets cached sealers so the next page of each scope uses the scope's (new) active key.
-    pub(crate) fn reset_sealers(&self) {
-        self.sealers.write().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-
-    /// Forgets a destroyed key.
-    pub(crate) fn forget_key(&self, id: u32) {
-        self.lookup.cache.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
-        self.opener.forget_key(id);
+        Ok(self.keys.sealer(scope)?)
     }
 
     /// Seals consecutive pages `buf` (bodies, with their body headers, already in place) of file `file_id`
@@ -244,5 +185,29 @@ impl PageCodec {
             .map(|(i, page)| OpenJob::new(page, self.ctx(file_id, first_page + i as u64)))
             .collect();
         self.in_pool(|| self.opener.open_batch(&mut jobs).into_iter().map(|r| r.map(|p| (p.kind, p.key_id))).collect())
+    }
+}
+
+/// The store's error for a page that failed to open: [`StoreError::Keys`] with the key service's own error
+/// when its key could not be had (the data may be fine), else what `damaged` makes of the page error.
+pub(crate) fn page_error(e: PageError, damaged: impl FnOnce(String) -> StoreError) -> StoreError {
+    match key_unavailable(&e) {
+        Some(k) => StoreError::Keys(k),
+        None => damaged(e.to_string()),
+    }
+}
+
+/// The key service's error inside a page error, if the page's key could not be had.
+pub(crate) fn key_unavailable(e: &PageError) -> Option<KeyError> {
+    match e {
+        PageError::KeyUnavailable { id, source } => {
+            Some(source.downcast_ref::<KeyError>().cloned().unwrap_or_else(|| KeyError::KeyServiceUnavailable {
+                provider: "the key lookup".into(),
+                key_id: *id,
+                lease_secs: 0,
+                reason: source.to_string(),
+            }))
+        }
+        _ => None,
     }
 }

@@ -198,6 +198,7 @@ impl Inner {
 
     /// One log page, opened, through the cache.
     fn log_page(&self, collection: &str, seg: u64, no: u64) -> Result<Arc<[u8]>> {
+        self.cache.follow(self.codec.keys_revision());
         if let Some(p) = self.cache.get((seg, no)) {
             return Ok(p);
         }
@@ -225,7 +226,7 @@ impl Inner {
         }
         let results = self.codec.open_run(seg, first, &mut buf);
         for (i, r) in results.into_iter().enumerate() {
-            r.map_err(|e| fail(i, e.to_string()))?;
+            r.map_err(|e| crate::pages::page_error(e, |d| fail(i, d)))?;
         }
         Ok(buf)
     }

@@ -2,8 +2,8 @@
 
 use crate::error::Result;
 use crate::index::memtable::Buffer;
-use crate::keys::KeyInfo;
 use crate::store::Store;
+use atrest_keys::{EntryInfo, Scope};
 
 /// One collection's numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct StoreStats {
     /// Per collection.
     pub collections: Vec<CollectionStats>,
     /// Every data key (ids and states, never bytes).
-    pub keys: Vec<KeyInfo>,
+    pub keys: Vec<EntryInfo>,
     /// Where the keys come from.
     pub key_source: String,
     /// The AEAD backend pages are sealed with.
@@ -77,7 +77,8 @@ impl Store {
                         + c.lsm.index.mem.len() as u64,
                 })
                 .collect(),
-            keys: inner.keys.list()?,
+            // Scopes of other engines sharing the keyring are not the store's keys.
+            keys: inner.keys.entries().into_iter().filter(|e| !matches!(e.scope, Scope::Named(_))).collect(),
             key_source: inner.keys.describe(),
             backend,
             cache_bytes: inner.cache.bytes(),

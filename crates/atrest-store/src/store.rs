@@ -8,7 +8,6 @@ use crate::error::{Result, StoreError};
 use crate::files::seg_name;
 use crate::index::Ctx;
 use crate::index::cache::PageCache;
-use crate::keys::KeySource;
 use crate::log::writer::LogWriter;
 use crate::manifest::{FormatInfo, Manifest};
 use crate::pages::PageCodec;
@@ -67,7 +66,7 @@ pub(crate) struct Wake {
 pub(crate) struct Inner {
     pub(crate) cfg: StoreConfig,
     pub(crate) storage: Arc<dyn Storage>,
-    pub(crate) keys: Arc<dyn KeySource>,
+    pub(crate) keys: Arc<atrest_keys::Keyring>,
     pub(crate) codec: PageCodec,
     pub(crate) cache: PageCache,
     pub(crate) format: FormatInfo,
@@ -137,8 +136,8 @@ impl Store {
         self.inner.format
     }
 
-    /// The key source.
-    pub fn keys(&self) -> &Arc<dyn KeySource> {
+    /// The keyring.
+    pub fn keys(&self) -> &Arc<atrest_keys::Keyring> {
         &self.inner.keys
     }
 

@@ -40,13 +40,17 @@ impl VerifyReport {
         self.failures.is_empty()
     }
 
-    fn fail(&mut self, e: StoreError) {
+    /// Lists a failure; a key that cannot be had (the key service is away) is no damage and ends the
+    /// verification with that error instead.
+    fn fail(&mut self, e: StoreError) -> Result<()> {
         let (file, offset, detail) = match e {
+            e @ StoreError::Keys(_) => return Err(e),
             StoreError::Integrity { file, offset, detail, .. } => (file, offset, detail),
             StoreError::Io { op, file, source } => (file, 0, format!("{op}: {source}")),
             e => (String::new(), 0, e.to_string()),
         };
         self.failures.push(VerifyFailure { file, offset, detail });
+        Ok(())
     }
 }
 
@@ -70,10 +74,12 @@ impl Inner {
                         detail: format!("{} bytes after the catalog's last page", len as i128 - (pages * size) as i128),
                     }),
                     Ok(_) => {}
-                    Err(e) => report.fail(StoreError::io("reading the length of", storage.describe(MANIFEST_FILE))(e)),
+                    Err(e) => {
+                        report.fail(StoreError::io("reading the length of", storage.describe(MANIFEST_FILE))(e))?
+                    }
                 }
             }
-            Err(e) => report.fail(e),
+            Err(e) => report.fail(e)?,
         }
         let (runs, segs, shredded): (Vec<(String, Arc<Run>)>, Vec<u64>, _) = {
             let s = self.read_state();
@@ -97,20 +103,20 @@ impl Inner {
             for r in self.open_every_page(&ctx, run) {
                 match r {
                     Ok(()) => report.pages_ok += 1,
-                    Err(e) => report.fail(e),
+                    Err(e) => report.fail(e)?,
                 }
             }
             if report.failures.len() == before
                 && let Err(e) = run.check(&ctx)
             {
-                report.fail(e);
+                report.fail(e)?;
             }
             done += run.meta.pages;
             progress(done, total);
         }
         for (&seg, len) in segs.iter().zip(lens) {
             if let Err(e) = len {
-                report.fail(e);
+                report.fail(e)?;
                 continue;
             }
             let name = storage.describe(&seg_name(seg));
@@ -135,7 +141,7 @@ impl Inner {
                     detail: "partial page at the end of the segment".into(),
                 }),
                 Ok(_) => {}
-                Err(e) => report.fail(e),
+                Err(e) => report.fail(e)?,
             }
         }
         progress(total, total);

@@ -5,7 +5,8 @@ mod common;
 #[path = "support/markers.rs"]
 mod markers;
 
-use atrest_store::{FaultStorage, IndexPolicy, KeyScope, KeySource, MemoryKeys, Storage, Store, StoreError};
+use atrest_keys::{KeyError, KeyState, Keyring, Scope};
+use atrest_store::{FaultStorage, IndexPolicy, Storage, Store, StoreError};
 use common::small_cfg;
 use markers::{base64, contains, forms};
 use std::io::Read;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 #[test]
 fn no_marker_is_readable_in_any_file() {
     let fs = FaultStorage::new();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let cfg = small_cfg(Arc::new(fs.clone()), keys);
     let s = Store::create(cfg.clone()).unwrap();
     let markers =
@@ -48,7 +49,7 @@ fn no_marker_is_readable_in_any_file() {
 #[test]
 fn tampered_pages_fail_reads_and_verify() {
     let fs = FaultStorage::new();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let cfg = small_cfg(Arc::new(fs.clone()), keys);
     let s = Store::create(cfg.clone()).unwrap();
     s.create_collection("c", IndexPolicy::All).unwrap();
@@ -81,7 +82,7 @@ fn tampered_pages_fail_reads_and_verify() {
 #[test]
 fn rotate_rekey_and_drop_manage_keys() {
     let fs = FaultStorage::new();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let cfg = small_cfg(Arc::new(fs.clone()), keys.clone());
     let s = Store::create(cfg.clone()).unwrap();
     s.create_collection("a", IndexPolicy::All).unwrap();
@@ -89,7 +90,7 @@ fn rotate_rekey_and_drop_manage_keys() {
     s.put("a", "1", b"{\"v\":1}".to_vec()).unwrap();
     s.attach("a", "1", "f", &[7u8; 10_000][..]).unwrap();
     s.put("b", "1", b"{\"v\":2}".to_vec()).unwrap();
-    let before: Vec<u32> = keys.list().unwrap().iter().map(|k| k.id).collect();
+    let before: Vec<u32> = keys.entries().iter().map(|k| k.id).collect();
     assert_eq!(before.len(), 3, "a store key and one per collection");
     s.rotate().unwrap();
     s.put("a", "2", b"{\"v\":3}".to_vec()).unwrap();
@@ -106,17 +107,16 @@ fn rotate_rekey_and_drop_manage_keys() {
     assert_eq!(att, vec![7u8; 10_000]);
     assert!(s.verify(&mut |_, _| {}).unwrap().is_ok());
     let b_num = keys
-        .list()
-        .unwrap()
+        .entries()
         .into_iter()
         .find(|k| {
-            k.active
-                && matches!(k.scope, KeyScope::Collection(_))
-                && k.id == keys.active(KeyScope::Collection(2)).unwrap()
+            k.state == KeyState::Active
+                && matches!(k.scope, Scope::Collection(_))
+                && k.id == keys.active_key(Scope::Collection(2)).unwrap().0
         })
         .unwrap();
     s.drop_collection("b").unwrap();
-    assert!(keys.key(b_num.id).unwrap().is_none(), "dropped collection's key destroyed");
+    assert!(matches!(keys.key(b_num.id), Err(KeyError::KeyDestroyed { .. })), "dropped collection's key destroyed");
     assert!(matches!(s.get("b", "1"), Err(StoreError::NoSuchCollection { .. })));
     let v = s.verify(&mut |_, _| {}).unwrap();
     assert!(v.is_ok() && v.pages_shredded > 0, "{v:?}");
@@ -129,7 +129,7 @@ fn rotate_rekey_and_drop_manage_keys() {
 #[test]
 fn keys_rotate_on_schedule_with_an_injected_clock() {
     let fs = FaultStorage::new();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let clock = Arc::new(atrest_keys::ManualClock::new(1_000_000));
     let mut cfg = small_cfg(Arc::new(fs), keys.clone());
     cfg.rotate_every = Some(std::time::Duration::from_secs(3600));
@@ -137,7 +137,8 @@ fn keys_rotate_on_schedule_with_an_injected_clock() {
     let s = Store::create(cfg.clone()).unwrap();
     s.create_collection("c", IndexPolicy::All).unwrap();
     s.put("c", "1", b"{}".to_vec()).unwrap();
-    let active = |k: &MemoryKeys| k.list().unwrap().into_iter().filter(|k| k.active).map(|k| k.id).collect::<Vec<_>>();
+    let active =
+        |k: &Keyring| k.entries().into_iter().filter(|k| k.state == KeyState::Active).map(|k| k.id).collect::<Vec<_>>();
     let first = active(&keys);
     clock.advance(std::time::Duration::from_secs(3599));
     s.put("c", "2", b"{}".to_vec()).unwrap();

@@ -117,7 +117,7 @@ fn crash_at_every_io(checkpoint_bytes: u64) {
     let mut n = 1;
     loop {
         let fs = FaultStorage::new();
-        let keys = Arc::new(atrest_store::MemoryKeys::new());
+        let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
         let mut cfg = small_cfg(Arc::new(fs.clone()), keys.clone());
         cfg.checkpoint_bytes = checkpoint_bytes;
         let s = Store::create(cfg).unwrap();
@@ -169,7 +169,7 @@ fn crash_at_every_io(checkpoint_bytes: u64) {
 fn failed_write_poisons_until_reopen_and_loses_nothing() {
     for fail_at in 1..12 {
         let fs = FaultStorage::new();
-        let keys = Arc::new(atrest_store::MemoryKeys::new());
+        let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
         let cfg = small_cfg(Arc::new(fs.clone()), keys.clone());
         let s = Store::create(cfg.clone()).unwrap();
         s.create_collection("c", IndexPolicy::All).unwrap();
@@ -204,7 +204,7 @@ fn failed_write_poisons_until_reopen_and_loses_nothing() {
 #[test]
 fn damage_in_the_middle_of_the_log_is_refused_not_truncated() {
     let fs = FaultStorage::new();
-    let keys = Arc::new(atrest_store::MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let cfg = small_cfg(Arc::new(fs.clone()), keys);
     let s = Store::create(cfg.clone()).unwrap();
     s.create_collection("c", IndexPolicy::All).unwrap();
@@ -227,7 +227,7 @@ fn damage_in_the_middle_of_the_log_is_refused_not_truncated() {
     assert_eq!(fs.read_file(&seg).unwrap().len(), len, "nothing was truncated");
     // Damage only the last page: a torn tail, truncated; the rest survives.
     let fs2 = FaultStorage::new();
-    let cfg2 = small_cfg(Arc::new(fs2.clone()), Arc::new(atrest_store::MemoryKeys::new()));
+    let cfg2 = small_cfg(Arc::new(fs2.clone()), Arc::new(atrest_keys::Keyring::ephemeral().unwrap()));
     let s = Store::create(cfg2.clone()).unwrap();
     s.create_collection("c", IndexPolicy::All).unwrap();
     for i in 0..3 {

@@ -4,14 +4,14 @@
 
 mod common;
 
-use atrest_store::{FsStorage, IndexPolicy, MemoryKeys, Store, StoreConfig, StoreError};
+use atrest_store::{FsStorage, IndexPolicy, Store, StoreConfig, StoreError};
 use common::small_cfg;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-fn cfg(dir: &Path, keys: &Arc<MemoryKeys>) -> StoreConfig {
+fn cfg(dir: &Path, keys: &Arc<atrest_keys::Keyring>) -> StoreConfig {
     small_cfg(Arc::new(FsStorage::new(dir)), keys.clone())
 }
 
@@ -30,7 +30,7 @@ fn flip(path: &Path, offset: u64) {
 }
 
 /// A store with collections `a` and `b`; returns the run files that belong to `a`.
-fn two_collections(dir: &Path, keys: &Arc<MemoryKeys>) -> BTreeSet<String> {
+fn two_collections(dir: &Path, keys: &Arc<atrest_keys::Keyring>) -> BTreeSet<String> {
     let s = Store::create(cfg(dir, keys)).unwrap();
     s.create_collection("a", IndexPolicy::All).unwrap();
     let docs = |p: &str| {
@@ -49,7 +49,7 @@ fn two_collections(dir: &Path, keys: &Arc<MemoryKeys>) -> BTreeSet<String> {
 #[test]
 fn a_damaged_run_fails_its_collection_only_and_reindex_repairs_it() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let of_a = two_collections(dir.path(), &keys);
     for name in &of_a {
         flip(&dir.path().join(name), 100);
@@ -84,7 +84,7 @@ fn a_damaged_run_fails_its_collection_only_and_reindex_repairs_it() {
 #[test]
 fn a_missing_run_fails_lookups_not_the_open_and_reindex_repairs_it() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let of_a = two_collections(dir.path(), &keys);
     for name in &of_a {
         std::fs::remove_file(dir.path().join(name)).unwrap();
@@ -101,7 +101,7 @@ fn a_missing_run_fails_lookups_not_the_open_and_reindex_repairs_it() {
 #[test]
 fn verify_reports_bytes_appended_to_any_file() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let of_a = two_collections(dir.path(), &keys);
     let s = Store::open(cfg(dir.path(), &keys)).unwrap();
     assert!(s.verify(&mut |_, _| {}).unwrap().is_ok());

@@ -3,7 +3,7 @@
 //! (tests/golden/v2-store) pins the current manifest, run and page formats. See each fixture's README.
 
 use atrest_keys::{Keyring, LocalKeyFileProvider, SystemClock};
-use atrest_store::{FsStorage, IndexPolicy, KeyringSource, STORE_FORMAT_VERSION, Store, StoreConfig};
+use atrest_store::{FsStorage, IndexPolicy, STORE_FORMAT_VERSION, Store, StoreConfig};
 use serde_json::json;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -38,7 +38,7 @@ fn open_fixture(fixture: &Path, dir: &Path, progress: &mut dyn FnMut(u64, u64)) 
     }
     let provider = LocalKeyFileProvider::open(&dir.join("master.key"), &data).unwrap();
     let keyring = Keyring::open(&data, Arc::new(provider), Arc::new(SystemClock)).unwrap();
-    let cfg = StoreConfig::new(Arc::new(FsStorage::new(&data)), Arc::new(KeyringSource::new(Arc::new(keyring))));
+    let cfg = StoreConfig::new(Arc::new(FsStorage::new(&data)), Arc::new(keyring));
     Store::open_with_progress(cfg, progress)
 }
 

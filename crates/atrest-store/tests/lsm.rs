@@ -24,7 +24,7 @@ impl Rng {
     }
 }
 
-fn cfg(fs: &atrest_store::FaultStorage, keys: &Arc<atrest_store::MemoryKeys>) -> StoreConfig {
+fn cfg(fs: &atrest_store::FaultStorage, keys: &Arc<atrest_keys::Keyring>) -> StoreConfig {
     let mut c = small_cfg(Arc::new(fs.clone()), keys.clone());
     c.memtable_bytes = 64 << 10;
     c.checkpoint_bytes = 256 << 10;

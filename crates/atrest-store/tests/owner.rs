@@ -2,11 +2,11 @@
 
 mod common;
 
-use atrest_store::{FaultPlan, FsStorage, IndexPolicy, MemoryKeys, Store, StoreConfig, StoreError};
+use atrest_store::{FaultPlan, FsStorage, IndexPolicy, Store, StoreConfig, StoreError};
 use common::{mem, small_cfg};
 use std::sync::Arc;
 
-fn fs_cfg(dir: &std::path::Path, keys: &Arc<MemoryKeys>, owner: &str) -> StoreConfig {
+fn fs_cfg(dir: &std::path::Path, keys: &Arc<atrest_keys::Keyring>, owner: &str) -> StoreConfig {
     let mut c = small_cfg(Arc::new(FsStorage::new(dir)), keys.clone());
     c.owner = owner.to_owned();
     c
@@ -15,7 +15,7 @@ fn fs_cfg(dir: &std::path::Path, keys: &Arc<MemoryKeys>, owner: &str) -> StoreCo
 #[test]
 fn a_second_open_is_refused_naming_the_owner_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = Arc::new(MemoryKeys::new());
+    let keys = Arc::new(atrest_keys::Keyring::ephemeral().unwrap());
     let s = Store::create(fs_cfg(dir.path(), &keys, "atrest serve https://127.0.0.1:1")).unwrap();
     s.create_collection("c", IndexPolicy::All).unwrap();
     s.put("c", "a", br#"{"x":1}"#.to_vec()).unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use atrest_core::page::PageSize;
 use atrest_keys::{InsecureMemoryProvider, KeyProvider, Keyring, MasterKeyId, SystemClock};
-use atrest_store::{FsStorage, KeyringSource, Store, StoreConfig};
+use atrest_store::{FsStorage, Store, StoreConfig};
 
 /// A temporary directory with a master key provider.
 pub struct Fixture {
@@ -51,7 +51,7 @@ impl Fixture {
 }
 
 pub fn config(dir: &Path, keyring: Arc<Keyring>) -> StoreConfig {
-    let mut cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), Arc::new(KeyringSource::new(keyring)));
+    let mut cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), keyring);
     cfg.page_size = PageSize::KIB_4;
     cfg.segment_bytes = 64 << 10;
     cfg

@@ -3,29 +3,32 @@
 //! Every change is built on a copy, written with [`crate::atomic::replace`], and adopted only once it is on
 //! disk; a failed provider call or write leaves the file and the in-memory keyring as they were, and no key is
 //! handed out that the keyring could not persist. Unwrapped keys are cached for a bounded lease (see
-//! [`KeyringOptions::lease`]) so reads keep working through a short key-service outage.
+//! [`KeyringOptions::lease`] and `lease.rs`) so reads and writes keep working through a short key-service
+//! outage, and fail closed after it.
 
 mod cache;
 mod entry;
 mod file;
+mod lease;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use atrest_core::Xaes256Gcm;
 use atrest_core::page::{KeyLookup, KeySourceError, LookupError, Sealer};
-use std::time::Duration;
 
 pub use entry::{EntryInfo, KeyState, Scope, ScopeName};
 
 use self::cache::KeyCache;
 use self::entry::Entry;
 use self::file::KeyringData;
+use self::lease::Backoff;
 use crate::atomic;
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
 use crate::error::{KeyError, Result};
-use crate::provider::KeyProvider;
+use crate::provider::{InsecureMemoryProvider, KeyProvider};
 use crate::secret::{DataKey, KEY_LEN, MasterKeyId};
 
 /// File name of the keyring inside the data directory.
@@ -34,18 +37,32 @@ pub const KEYRING_FILE: &str = "keyring";
 /// Associated data of master-key check values.
 const CHECK_AAD: &[u8] = b"atrest-keyring-check-v1";
 
+/// What [`Keyring::path`] shows for a keyring held only in memory.
+const IN_MEMORY: &str = "(in-memory keyring)";
+
 /// Tunables of an open keyring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyringOptions {
-    /// How long an unwrapped key may be served from memory. After half of it the keyring asks the provider
-    /// again (and keeps serving the cached key if the provider is unreachable); after all of it the key is
-    /// dropped from memory and the provider must answer.
+    /// How long an unwrapped data key may be served from memory without the key service confirming it. After
+    /// half of it the keyring asks the service again in the background (serving the cached key meanwhile,
+    /// and for as long as the service does not answer); after all of it the key is dropped from memory and
+    /// every operation that needs it fails with [`KeyError::KeyServiceUnavailable`] until the service
+    /// answers again. Default 15 minutes; see docs/keys.md, "Lease and outages".
     pub lease: Duration,
 }
 
 impl Default for KeyringOptions {
     fn default() -> Self {
         KeyringOptions { lease: Duration::from_secs(15 * 60) }
+    }
+}
+
+impl KeyringOptions {
+    /// How long to wait before asking a key service that failed again: a quarter of the lease, at least one
+    /// second and at most five, so that a service that comes back is used again within seconds, and one that
+    /// stays away is not asked on every operation.
+    pub fn retry_after_failure(&self) -> Duration {
+        (self.lease / 4).clamp(Duration::from_secs(1), Duration::from_secs(5))
     }
 }
 
@@ -79,36 +96,71 @@ pub struct MasterKeyRotation {
 struct State {
     data: KeyringData,
     cache: KeyCache,
+    /// A provider call made for the cache is under way (a lease refresh, or a caller fetching an expired key).
+    fetching: bool,
+    /// The provider failed: not asked again for the cache before this passes.
+    backoff: Option<Backoff>,
 }
 
-/// The keyring of one data directory, with its provider and clock.
-pub struct Keyring {
+/// What the keyring's handle and its background lease refresh share.
+struct Core {
     path: PathBuf,
+    /// Whether changes are written to `path` (false for a keyring held only in memory).
+    persistent: bool,
     provider: Arc<dyn KeyProvider>,
     clock: Arc<dyn Clock>,
     options: KeyringOptions,
     state: Mutex<State>,
+    /// Signalled when a provider call made for the cache ends.
+    fetched: Condvar,
     /// The cache's withdrawal counter (see [`KeyLookup::revision`]).
     revision: Arc<AtomicU64>,
+    /// The cache's earliest lease end, checked without the lock.
+    next_expiry: Arc<AtomicU64>,
+}
+
+/// The keyring of one data directory, with its provider and clock: the one data-key layer of atrest. It
+/// keeps the wrapped keys, hands out the active key of each scope (as a page [`Sealer`]), finds any key by
+/// its id for reading ([`KeyLookup`]), and holds the one cache of unwrapped keys, under a lease.
+pub struct Keyring {
+    core: Arc<Core>,
 }
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring").field("path", &self.path).field("provider", &self.provider.describe()).finish()
+        f.debug_struct("Keyring")
+            .field("path", &self.core.path)
+            .field("provider", &self.core.provider.describe())
+            .finish()
     }
 }
 
 impl Keyring {
     fn assemble(
         path: PathBuf,
+        persistent: bool,
         provider: Arc<dyn KeyProvider>,
         clock: Arc<dyn Clock>,
         options: KeyringOptions,
         data: KeyringData,
     ) -> Keyring {
-        let cache = KeyCache::default();
+        let cache = KeyCache::new(options.lease.as_secs());
         let revision = cache.revision();
-        Keyring { path, provider, clock, options, state: Mutex::new(State { data, cache }), revision }
+        let next_expiry = cache.next_expiry();
+        let state = State { data, cache, fetching: false, backoff: None };
+        Keyring {
+            core: Arc::new(Core {
+                path,
+                persistent,
+                provider,
+                clock,
+                options,
+                state: Mutex::new(state),
+                fetched: Condvar::new(),
+                revision,
+                next_expiry,
+            }),
+        }
     }
 
     /// The keyring file of `data_dir`.
@@ -145,6 +197,42 @@ impl Keyring {
         if path.exists() {
             return Err(KeyError::KeyringExists { path });
         }
+        Self::new_keyring(path, true, provider, master_key, clock, options)
+    }
+
+    /// A keyring held only in memory: nothing is written, and the keys are gone with the process. For tests,
+    /// benchmarks and engines that keep their keyring elsewhere.
+    ///
+    /// # Errors
+    /// Provider errors.
+    pub fn in_memory(
+        provider: Arc<dyn KeyProvider>,
+        master_key: &MasterKeyId,
+        clock: Arc<dyn Clock>,
+        options: KeyringOptions,
+    ) -> Result<Self> {
+        Self::new_keyring(PathBuf::from(IN_MEMORY), false, provider, master_key, clock, options)
+    }
+
+    /// An in-memory keyring (see [`Keyring::in_memory`]) under a fresh master key of an
+    /// [`InsecureMemoryProvider`]: keys that protect nothing beyond the process, for tests and benchmarks.
+    ///
+    /// # Errors
+    /// When the random number generator fails.
+    pub fn ephemeral() -> Result<Self> {
+        let master = MasterKeyId::new("ephemeral")?;
+        let provider = Arc::new(InsecureMemoryProvider::with_master_key(&master)?);
+        Self::in_memory(provider, &master, Arc::new(SystemClock), KeyringOptions::default())
+    }
+
+    fn new_keyring(
+        path: PathBuf,
+        persistent: bool,
+        provider: Arc<dyn KeyProvider>,
+        master_key: &MasterKeyId,
+        clock: Arc<dyn Clock>,
+        options: KeyringOptions,
+    ) -> Result<Self> {
         let check = provider.wrap(master_key, &DataKey::from_bytes([0; KEY_LEN]), CHECK_AAD)?;
         let data = KeyringData {
             provider: provider.kind().to_owned(),
@@ -153,9 +241,9 @@ impl Keyring {
             checks: [(master_key.clone(), check)].into(),
             entries: Vec::new(),
         };
-        let keyring = Self::assemble(path, provider, clock, options, data);
-        let data = keyring.lock().data.clone();
-        keyring.persist(&data)?;
+        let keyring = Self::assemble(path, persistent, provider, clock, options, data);
+        let data = keyring.core.lock().data.clone();
+        keyring.core.persist(&data)?;
         Ok(keyring)
     }
 
@@ -183,7 +271,7 @@ impl Keyring {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyError::KeyringMissing { path }),
-            Err(source) => return Err(KeyError::KeyringIo { path, source }),
+            Err(source) => return Err(KeyError::keyring_io(path)(source)),
         };
         let data = file::decode(&path, &bytes)?;
         if data.provider != provider.kind() {
@@ -193,66 +281,84 @@ impl Keyring {
                 actual: provider.kind().to_owned(),
             });
         }
-        let keyring = Self::assemble(path, provider, clock, options, data);
+        let keyring = Self::assemble(path, true, provider, clock, options, data);
         {
-            let mut state = keyring.lock();
-            let now = keyring.clock.now_unix();
+            let core = &keyring.core;
+            let mut state = core.lock();
+            let now = core.clock.now_unix();
             let live: Vec<Entry> =
                 state.data.entries.iter().filter(|e| e.info.state != KeyState::Destroyed).cloned().collect();
             for entry in &live {
-                let key = keyring.unwrap_entry(&state.data, entry)?;
+                let key = core.unwrap_entry(&state.data, entry)?;
                 state.cache.insert(entry.info.id, key, now);
             }
             let masters: Vec<MasterKeyId> = state.data.checks.keys().cloned().collect();
             for master in &masters {
-                match keyring.verify_check(&state.data, master) {
+                match core.verify_check(&state.data, master) {
                     // Live keys under this master key did unwrap, so the key is right and the check value
                     // was altered.
                     Err(KeyError::WrongMasterKey { .. }) if live.iter().any(|e| &e.info.master_key == master) => {
-                        return Err(keyring.tampered(0, "the master-key check value was altered"));
+                        return Err(core.tampered(0, "the master-key check value was altered"));
                     }
                     other => other?,
                 }
             }
             if !state.data.checks.contains_key(&state.data.master_key) {
-                return Err(keyring.tampered(0, "the current master key has no check value"));
+                return Err(core.tampered(0, "the current master key has no check value"));
             }
         }
         Ok(keyring)
     }
 
-    /// The keyring file.
+    /// The keyring file (for a keyring held in memory, a placeholder that says so).
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.core.path
     }
 
     /// The provider.
     pub fn provider(&self) -> &Arc<dyn KeyProvider> {
-        &self.provider
+        &self.core.provider
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> KeyringOptions {
+        self.core.options
+    }
+
+    /// The keyring, its current master key and provider, for messages (no key material).
+    pub fn describe(&self) -> String {
+        format!(
+            "keyring {} (master key {} in {})",
+            self.path().display(),
+            self.master_key(),
+            self.provider().describe()
+        )
     }
 
     /// The master key new data keys are wrapped under.
     pub fn master_key(&self) -> MasterKeyId {
-        self.lock().data.master_key.clone()
+        self.core.lock().data.master_key.clone()
     }
 
     /// The metadata of every entry, destroyed ones included, in id order. No key material.
     pub fn entries(&self) -> Vec<EntryInfo> {
-        self.lock().data.entries.iter().map(|e| e.info.clone()).collect()
+        self.core.lock().data.entries.iter().map(|e| e.info.clone()).collect()
     }
 
     /// The active data key of `scope`, made (and persisted) first if the scope has none.
     ///
     /// # Errors
     /// Provider errors, [`KeyError::KeyringIo`]; nothing is returned for a key the keyring could not persist.
+    /// [`KeyError::KeyServiceUnavailable`] once the key's lease ran out and the service does not answer.
     pub fn active_key(&self, scope: Scope) -> Result<(u32, DataKey)> {
-        let mut state = self.lock();
-        self.active_locked(&mut state, scope)
+        let (state, id) = self.hold_active(scope)?;
+        Ok((id, state.cache.key(id).ok_or(KeyError::UnknownKey { key_id: id })?))
     }
 
     /// The page [`Sealer`] of `scope`'s active data key (made first if the scope has none), shared by every
     /// caller until the key changes: after [`Keyring::rotate_data_key`] or [`Keyring::destroy`] this returns a
-    /// sealer of the new key. Ask for it per batch rather than keeping it, so writes follow rotation.
+    /// sealer of the new key. Ask for it per batch rather than keeping it, so writes follow rotation and stop
+    /// when the key's lease runs out with the key service away.
     ///
     /// The sealer is built from the keyring's own entry, so the key id written into each page is the id of
     /// the key that sealed it, and it shares its key schedule with the keyring's [`KeyLookup`].
@@ -260,12 +366,11 @@ impl Keyring {
     /// # Errors
     /// As [`Keyring::active_key`]; [`KeyError::Cipher`], [`KeyError::Random`].
     pub fn sealer(&self, scope: Scope) -> Result<Arc<Sealer>> {
-        let mut state = self.lock();
-        let (id, _) = self.active_locked(&mut state, scope)?;
+        let (mut state, id) = self.hold_active(scope)?;
         if let Some(sealer) = state.cache.sealer(scope, id) {
             return Ok(sealer);
         }
-        let cipher = Self::cipher_locked(&mut state, id)?;
+        let cipher = Core::cipher_locked(&mut state, id)?;
         let sealer = Arc::new(Sealer::with_key(cipher, id).map_err(|e| KeyError::Random(e.to_string()))?);
         state.cache.set_sealer(scope, Arc::clone(&sealer));
         Ok(sealer)
@@ -277,35 +382,55 @@ impl Keyring {
     /// # Errors
     /// As [`Keyring::key`]; [`KeyError::Cipher`].
     pub fn cipher(&self, id: u32) -> Result<Arc<Xaes256Gcm>> {
-        let mut state = self.lock();
-        self.cached_key(&mut state, id)?;
-        Self::cipher_locked(&mut state, id)
-    }
-
-    fn cipher_locked(state: &mut State, id: u32) -> Result<Arc<Xaes256Gcm>> {
-        state.cache.cipher(id).ok_or(KeyError::UnknownKey { key_id: id })?.map_err(KeyError::Cipher)
-    }
-
-    fn active_locked(&self, state: &mut State, scope: Scope) -> Result<(u32, DataKey)> {
-        if let Some(id) = active_id(&state.data, scope) {
-            let key = self.cached_key(state, id)?;
-            return Ok((id, key));
-        }
-        let mut data = state.data.clone();
-        let (id, key) = self.new_entry(&mut data, scope)?;
-        self.persist(&data)?;
-        state.data = data;
-        state.cache.insert(id, key.clone(), self.clock.now_unix());
-        Ok((id, key))
+        let mut state = self.core.hold(id)?;
+        Core::cipher_locked(&mut state, id)
     }
 
     /// The data key `id`, active or decrypt-only, for reading.
     ///
     /// # Errors
-    /// [`KeyError::UnknownKey`], [`KeyError::KeyDestroyed`], provider errors once the cached copy's lease ran out.
+    /// [`KeyError::UnknownKey`], [`KeyError::KeyDestroyed`]; [`KeyError::KeyServiceUnavailable`] once the
+    /// cached copy's lease ran out and the service does not answer; the provider's refusals (a revoked or
+    /// missing master key).
     pub fn key(&self, id: u32) -> Result<DataKey> {
-        let mut state = self.lock();
-        self.cached_key(&mut state, id)
+        let state = self.core.hold(id)?;
+        state.cache.key(id).ok_or(KeyError::UnknownKey { key_id: id })
+    }
+
+    /// Asks the key service again for every cached key past half its lease, now, on this thread (the keyring
+    /// otherwise does this in the background when such a key is used). Returns how many were refreshed.
+    ///
+    /// # Errors
+    /// The first failure of the service; keys it refused (a revoked master key) are dropped from memory.
+    pub fn refresh_leases(&self) -> Result<usize> {
+        let mut state = self.core.lock();
+        while state.fetching {
+            state = self.core.fetched.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state.fetching = true;
+        drop(state);
+        self.core.refresh()
+    }
+
+    /// Locks the state with `scope`'s active key (made first if the scope has none) held within its lease.
+    fn hold_active(&self, scope: Scope) -> Result<(MutexGuard<'_, State>, u32)> {
+        loop {
+            let id = {
+                let mut state = self.core.lock();
+                match active_id(&state.data, scope) {
+                    Some(id) => id,
+                    None => {
+                        let id = self.core.new_active(&mut state, scope)?;
+                        return Ok((state, id));
+                    }
+                }
+            };
+            let state = self.core.hold(id)?;
+            // A rotation between the two locks makes another key active: go again.
+            if active_id(&state.data, scope) == Some(id) {
+                return Ok((state, id));
+            }
+        }
     }
 
     /// Makes a new active key for `scope` and turns the previous one (if any) decrypt-only, in one update.
@@ -313,22 +438,23 @@ impl Keyring {
     /// # Errors
     /// Provider errors, [`KeyError::KeyringIo`]; on error the keyring is unchanged.
     pub fn rotate_data_key(&self, scope: Scope) -> Result<(u32, DataKey)> {
-        let mut state = self.lock();
+        let core = &self.core;
+        let mut state = core.lock();
         let mut data = state.data.clone();
-        let now = self.clock.now_unix();
+        let now = core.clock.now_unix();
         if let Some(old) = active_id(&data, scope) {
-            let old_key = self.cached_key(&mut state, old)?;
+            let old_key = core.key_locked(&mut state, old)?;
             let entry = data.entries.iter_mut().find(|e| e.info.id == old).expect("active id is in the keyring");
             entry.info.state = KeyState::DecryptOnly;
             entry.info.changed = now;
             let wrapped = entry.wrapped.clone().expect("a live entry has a wrapped key");
             entry.binding = Some(entry::bind(&old_key, &entry.info, &wrapped)?);
         }
-        let (id, key) = self.new_entry(&mut data, scope)?;
-        self.persist(&data)?;
+        let (id, key) = core.new_entry(&mut data, scope)?;
+        core.persist(&data)?;
         state.data = data;
         state.cache.insert(id, key.clone(), now);
-        self.revision.fetch_add(1, Ordering::Release);
+        core.revision.fetch_add(1, Ordering::Release);
         Ok((id, key))
     }
 
@@ -339,39 +465,40 @@ impl Keyring {
     /// [`KeyError::MasterKeyNotFound`] and other provider errors, [`KeyError::KeyringIo`]; on error the keyring
     /// is unchanged. A failed retirement is reported in [`MasterKeyRotation::not_retired`], not as an error.
     pub fn rotate_master_key(&self, new_master: &MasterKeyId) -> Result<MasterKeyRotation> {
-        let mut state = self.lock();
-        if !self.provider.master_key_ids()?.contains(new_master) {
+        let core = &self.core;
+        let mut state = core.lock();
+        if !core.provider.master_key_ids()?.contains(new_master) {
             return Err(KeyError::MasterKeyNotFound {
                 master_key: new_master.to_string(),
-                provider: self.provider.describe(),
+                provider: core.provider.describe(),
             });
         }
         let mut data = state.data.clone();
-        let now = self.clock.now_unix();
+        let now = core.clock.now_unix();
         let mut rewrapped = 0;
         for i in 0..data.entries.len() {
             if data.entries[i].info.state == KeyState::Destroyed {
                 continue;
             }
-            let key = self.cached_key(&mut state, data.entries[i].info.id)?;
+            let key = core.key_locked(&mut state, data.entries[i].info.id)?;
             let entry = &mut data.entries[i];
             entry.info.master_key = new_master.clone();
             entry.info.changed = now;
-            let wrapped = self.provider.wrap(new_master, &key, &entry::wrap_aad(&entry.info))?;
+            let wrapped = core.provider.wrap(new_master, &key, &entry::wrap_aad(&entry.info))?;
             entry.binding = Some(entry::bind(&key, &entry.info, &wrapped)?);
             entry.wrapped = Some(wrapped);
             rewrapped += 1;
         }
-        let check = self.provider.wrap(new_master, &DataKey::from_bytes([0; KEY_LEN]), CHECK_AAD)?;
+        let check = core.provider.wrap(new_master, &DataKey::from_bytes([0; KEY_LEN]), CHECK_AAD)?;
         let old: Vec<MasterKeyId> = data.checks.keys().filter(|m| *m != new_master).cloned().collect();
         data.checks = [(new_master.clone(), check)].into();
         data.master_key = new_master.clone();
-        self.persist(&data)?;
+        core.persist(&data)?;
         state.data = data;
         drop(state);
         let mut rotation = MasterKeyRotation { rewrapped, retired: Vec::new(), not_retired: Vec::new() };
         for master in old {
-            match self.provider.retire_master_key(&master) {
+            match core.provider.retire_master_key(&master) {
                 Ok(()) => rotation.retired.push(master),
                 Err(e) => rotation.not_retired.push((master, e)),
             }
@@ -390,7 +517,8 @@ impl Keyring {
     /// # Errors
     /// [`KeyError::KeyStillReferenced`], [`KeyError::UnknownKey`], [`KeyError::KeyringIo`].
     pub fn destroy(&self, id: u32, references: &dyn ReferenceCheck) -> Result<()> {
-        let mut state = self.lock();
+        let core = &self.core;
+        let mut state = core.lock();
         let mut data = state.data.clone();
         let entry = data.entries.iter_mut().find(|e| e.info.id == id).ok_or(KeyError::UnknownKey { key_id: id })?;
         if entry.info.state == KeyState::Destroyed {
@@ -402,26 +530,44 @@ impl Keyring {
             return Err(KeyError::KeyStillReferenced { key_id: id, count });
         }
         entry.info.state = KeyState::Destroyed;
-        entry.info.changed = self.clock.now_unix();
+        entry.info.changed = core.clock.now_unix();
         entry.wrapped = None;
         entry.binding = None;
-        self.persist(&data)?;
+        core.persist(&data)?;
         state.data = data;
         state.cache.remove(id);
         Ok(())
     }
+}
 
+impl Core {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn persist(&self, data: &KeyringData) -> Result<()> {
-        atomic::replace(&self.path, &file::encode(data), 0o600)
-            .map_err(|source| KeyError::KeyringIo { path: self.path.clone(), source })
+        if !self.persistent {
+            return Ok(());
+        }
+        atomic::replace(&self.path, &file::encode(data), 0o600).map_err(KeyError::keyring_io(&self.path))
     }
 
     fn tampered(&self, key_id: u32, reason: &'static str) -> KeyError {
         KeyError::KeyringTampered { path: self.path.clone(), key_id, reason }
+    }
+
+    fn cipher_locked(state: &mut State, id: u32) -> Result<Arc<Xaes256Gcm>> {
+        state.cache.cipher(id).ok_or(KeyError::UnknownKey { key_id: id })?.map_err(KeyError::Cipher)
+    }
+
+    /// Adds a new active entry for `scope` to the keyring, persisted, its key cached. For a scope without one.
+    fn new_active(&self, state: &mut State, scope: Scope) -> Result<u32> {
+        let mut data = state.data.clone();
+        let (id, key) = self.new_entry(&mut data, scope)?;
+        self.persist(&data)?;
+        state.data = data;
+        state.cache.insert(id, key, self.clock.now_unix());
+        Ok(id)
     }
 
     /// Adds a new active entry for `scope` to `data` (not yet persisted).
@@ -444,34 +590,6 @@ impl Keyring {
         data.entries.push(Entry { info, wrapped: Some(wrapped), binding: Some(binding) });
         data.next_id = next;
         Ok((id, key))
-    }
-
-    /// The key from the cache while its lease holds, refreshed from the provider after half of it.
-    fn cached_key(&self, state: &mut State, id: u32) -> Result<DataKey> {
-        let entry = state.data.entries.iter().find(|e| e.info.id == id).ok_or(KeyError::UnknownKey { key_id: id })?;
-        if entry.info.state == KeyState::Destroyed {
-            return Err(KeyError::KeyDestroyed { key_id: id });
-        }
-        let now = self.clock.now_unix();
-        let lease = self.options.lease.as_secs();
-        let cached = state.cache.get(id, now, lease);
-        if let Some((key, age)) = &cached
-            && age.saturating_mul(2) < lease
-        {
-            return Ok(key.clone());
-        }
-        let entry = entry.clone();
-        match self.unwrap_entry(&state.data, &entry) {
-            Ok(key) => {
-                state.cache.insert(id, key.clone(), now);
-                Ok(key)
-            }
-            Err(e) if e.is_transient() && cached.is_some() => Ok(cached.map(|(k, _)| k).expect("checked")),
-            Err(e) => {
-                state.cache.remove(id);
-                Err(e)
-            }
-        }
     }
 
     /// Unwraps a live entry and checks its binding, telling a wrong master key from a tampered entry.
@@ -532,7 +650,15 @@ impl KeyLookup for Keyring {
         })
     }
 
+    /// Counts withdrawals, leases that ran out included: once the earliest lease has ended, the expired keys
+    /// are dropped here (without waiting for their next use), so a reader that follows the revision (the
+    /// store's page cache) stops serving what they opened.
     fn revision(&self) -> u64 {
-        self.revision.load(Ordering::Acquire)
+        let core = &self.core;
+        let now = core.clock.now_unix();
+        if now >= core.next_expiry.load(Ordering::Acquire) {
+            core.lock().cache.expire(now);
+        }
+        core.revision.load(Ordering::Acquire)
     }
 }

@@ -61,15 +61,13 @@ impl LocalKeyFileProvider {
     /// When the file exists, lies inside `data_dir`, or its directory is writable by group or others.
     pub fn create(path: &Path, data_dir: &Path, first: &MasterKeyId) -> Result<Self> {
         let path = absolute(path)?;
-        let parent = path.parent().ok_or_else(|| KeyError::KeyFileIo {
-            path: path.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "a key file needs a parent directory"),
+        let parent = path.parent().ok_or_else(|| {
+            KeyError::key_file_io(&path)(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a key file needs a parent directory",
+            ))
         })?;
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(|source| KeyError::KeyFileIo { path: parent.to_owned(), source })?;
+        DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(KeyError::key_file_io(parent))?;
         check_dir(parent)?;
         check_outside(&path, data_dir)?;
         let mut keys = BTreeMap::new();
@@ -80,11 +78,9 @@ impl LocalKeyFileProvider {
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|source| KeyError::KeyFileIo { path: path.clone(), source })?;
+            .map_err(KeyError::key_file_io(&path))?;
         let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
-        written
-            .and_then(|()| atomic::sync_dir(&path))
-            .map_err(|source| KeyError::KeyFileIo { path: path.clone(), source })?;
+        written.and_then(|()| atomic::sync_dir(&path)).map_err(KeyError::key_file_io(&path))?;
         Ok(LocalKeyFileProvider { path, keys: Mutex::new(keys) })
     }
 
@@ -95,7 +91,7 @@ impl LocalKeyFileProvider {
     /// [`KeyError::KeyFileMalformed`], or [`KeyError::KeyFileIo`] when it cannot be read.
     pub fn open(path: &Path, data_dir: &Path) -> Result<Self> {
         let path = absolute(path)?;
-        let io = |source| KeyError::KeyFileIo { path: path.clone(), source };
+        let io = |source| KeyError::key_file_io(&path)(source);
         let meta = std::fs::metadata(&path).map_err(io)?;
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
@@ -133,8 +129,7 @@ impl LocalKeyFileProvider {
         new: BTreeMap<MasterKeyId, MasterKeyMaterial>,
     ) -> Result<()> {
         let text = encode(&new);
-        atomic::replace(&self.path, text.as_bytes(), 0o600)
-            .map_err(|source| KeyError::KeyFileIo { path: self.path.clone(), source })?;
+        atomic::replace(&self.path, text.as_bytes(), 0o600).map_err(KeyError::key_file_io(&self.path))?;
         **keys = new;
         Ok(())
     }
@@ -183,12 +178,12 @@ impl KeyProvider for LocalKeyFileProvider {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
-    std::path::absolute(path).map_err(|source| KeyError::KeyFileIo { path: path.to_owned(), source })
+    std::path::absolute(path).map_err(KeyError::key_file_io(path))
 }
 
 /// Refuses a directory that group or others can write: whoever can write it can replace the key file.
 fn check_dir(dir: &Path) -> Result<()> {
-    let meta = std::fs::metadata(dir).map_err(|source| KeyError::KeyFileIo { path: dir.to_owned(), source })?;
+    let meta = std::fs::metadata(dir).map_err(KeyError::key_file_io(dir))?;
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {
         return Err(KeyError::KeyDirPermissions { path: dir.to_owned(), mode });
@@ -199,7 +194,7 @@ fn check_dir(dir: &Path) -> Result<()> {
 /// Refuses a key file inside the data directory (after resolving symbolic links on both sides).
 fn check_outside(path: &Path, data_dir: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let dir = dir.canonicalize().map_err(|source| KeyError::KeyFileIo { path: dir.to_owned(), source })?;
+    let dir = dir.canonicalize().map_err(KeyError::key_file_io(dir))?;
     let resolved = match path.file_name() {
         Some(name) => dir.join(name),
         None => dir,

@@ -6,6 +6,7 @@
 //! algorithm (a page read since the hand last passed gets a second chance).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Shards of the cache (a power of two).
@@ -30,6 +31,8 @@ struct Shard {
 pub(crate) struct PageCache {
     shards: Vec<Mutex<Shard>>,
     shard_bytes: usize,
+    /// The keyring's withdrawal count the cached pages were opened under (see [`PageCache::follow`]).
+    keys_revision: AtomicU64,
 }
 
 impl std::fmt::Debug for PageCache {
@@ -41,12 +44,27 @@ impl std::fmt::Debug for PageCache {
 impl PageCache {
     /// A cache holding at most about `bytes` of pages.
     pub(crate) fn new(bytes: usize) -> PageCache {
-        PageCache { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), shard_bytes: bytes / SHARDS }
+        PageCache {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shard_bytes: bytes / SHARDS,
+            keys_revision: AtomicU64::new(0),
+        }
     }
 
     fn shard(&self, id: PageId) -> std::sync::MutexGuard<'_, Shard> {
         let h = id.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id.1.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
         self.shards[(h >> 59) as usize % SHARDS].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Empties the cache when the keyring's withdrawal count (`KeyLookup::revision`) is not `revision` any
+    /// more: a key was destroyed, rotated out or dropped after its lease, and no plaintext opened under the
+    /// old keys is served from memory after that. Readers call it before [`PageCache::get`].
+    pub(crate) fn follow(&self, revision: u64) {
+        if self.keys_revision.swap(revision, Ordering::AcqRel) != revision {
+            for s in &self.shards {
+                *s.lock().unwrap_or_else(|p| p.into_inner()) = Shard::default();
+            }
+        }
     }
 
     /// The cached page, if present.

@@ -51,6 +51,7 @@ impl Ctx<'_> {
         no: u64,
         cache: bool,
     ) -> Result<Arc<[u8]>> {
+        self.cache.follow(self.codec.keys_revision());
         if cache && let Some(p) = self.cache.get((file_id, no)) {
             return Ok(p);
         }
@@ -62,7 +63,7 @@ impl Ctx<'_> {
             return Err(self.fail(name, no, "page missing: the file ends early".into()));
         }
         if let Some(Err(e)) = self.codec.open_run(file_id, no, &mut buf).pop() {
-            return Err(self.fail(name, no, e.to_string()));
+            return Err(crate::pages::page_error(e, |d| self.fail(name, no, d)));
         }
         let page: Arc<[u8]> = buf.into();
         if cache {

@@ -60,6 +60,8 @@ pub(crate) fn scan_segment(
             let page_no = no + i as u64;
             let body = &chunk[i * size..(i + 1) * size][codec.size.body_range()];
             let seen = match r {
+                // A key that cannot be had now is no damage: the scan fails rather than end the log here.
+                Err(e) if let Some(k) = crate::pages::key_unavailable(&e) => return Err(StoreError::Keys(k)),
                 Err(e) => Scanned::Bad { no: page_no, key_id: key_ids[i], detail: e.to_string() },
                 Ok((kind, key_id)) => match BodyHeader::read(body, kind) {
                     Ok(head) => Scanned::Page {

@@ -2,11 +2,11 @@
 #![allow(dead_code)]
 
 use atrest_core::page::PageSize;
-use atrest_store::{FaultStorage, MemoryKeys, Storage, StoreConfig};
+use atrest_store::{FaultStorage, Storage, StoreConfig};
 use std::sync::Arc;
 
 /// A small-page, small-segment configuration over `storage` so tests cross page and segment boundaries.
-pub fn small_cfg(storage: Arc<dyn Storage>, keys: Arc<MemoryKeys>) -> StoreConfig {
+pub fn small_cfg(storage: Arc<dyn Storage>, keys: Arc<atrest_keys::Keyring>) -> StoreConfig {
     let mut cfg = StoreConfig::new(storage, keys);
     cfg.page_size = PageSize::KIB_4;
     cfg.segment_bytes = 64 * 1024;
@@ -15,6 +15,6 @@ pub fn small_cfg(storage: Arc<dyn Storage>, keys: Arc<MemoryKeys>) -> StoreConfi
     cfg
 }
 
-pub fn mem() -> (FaultStorage, Arc<MemoryKeys>) {
-    (FaultStorage::new(), Arc::new(MemoryKeys::new()))
+pub fn mem() -> (FaultStorage, Arc<atrest_keys::Keyring>) {
+    (FaultStorage::new(), Arc::new(atrest_keys::Keyring::ephemeral().unwrap()))
 }
