@@ -55,14 +55,53 @@ impl IndexBuf {
     }
 
     /// The newest entry of each key, in key order.
+    ///
+    /// A stable radix sort on the hash (four passes of 16 bits) keeps the order of addition among entries
+    /// with the same hash; only groups with one hash (a value many documents share) whose ids are not
+    /// already in order are then sorted by id, which a bulk load in id order never needs.
     fn sorted(&self) -> Vec<&Ent> {
-        let mut order: Vec<(usize, &Ent)> = self.ents.iter().enumerate().collect();
-        // Stable on the position, so among equal keys the last added comes last.
-        order.sort_unstable_by(|a, b| {
-            a.1.hash.cmp(&b.1.hash).then_with(|| self.id(a.1).cmp(self.id(b.1))).then(a.0.cmp(&b.0))
-        });
-        let mut out: Vec<&Ent> = Vec::with_capacity(order.len());
-        for (_, e) in order {
+        let n = self.ents.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        let mut tmp: Vec<u32> = vec![0; n];
+        let mut counts = vec![0usize; 1 << 16];
+        for pass in 0..4 {
+            let shift = pass * 16;
+            let digit = |i: u32| ((self.ents[i as usize].hash >> shift) & 0xffff) as usize;
+            counts.iter_mut().for_each(|c| *c = 0);
+            for &i in &order {
+                counts[digit(i)] += 1;
+            }
+            let mut sum = 0;
+            for c in counts.iter_mut() {
+                let here = *c;
+                *c = sum;
+                sum += here;
+            }
+            for &i in &order {
+                let d = digit(i);
+                tmp[counts[d]] = i;
+                counts[d] += 1;
+            }
+            std::mem::swap(&mut order, &mut tmp);
+        }
+        let mut start = 0;
+        while start < n {
+            let h = self.ents[order[start] as usize].hash;
+            let mut end = start + 1;
+            while end < n && self.ents[order[end] as usize].hash == h {
+                end += 1;
+            }
+            let group = &mut order[start..end];
+            let id = |i: &u32| self.id(&self.ents[*i as usize]);
+            if group.windows(2).any(|w| id(&w[0]) > id(&w[1])) {
+                // Stable, so among equal ids the last added stays last.
+                group.sort_by(|a, b| id(a).cmp(id(b)));
+            }
+            start = end;
+        }
+        let mut out: Vec<&Ent> = Vec::with_capacity(n);
+        for i in order {
+            let e = &self.ents[i as usize];
             match out.last_mut() {
                 Some(l) if l.hash == e.hash && self.id(l) == self.id(e) => *l = e,
                 _ => out.push(e),
@@ -132,6 +171,9 @@ mod tests {
         b.push(9, b"a", true);
         b.push(5, b"b", false);
         b.push(1, b"c", true);
+        b.push(u64::MAX, b"z", true);
+        b.push(u64::MAX, b"y", true);
+        b.push(1 << 40, b"c", true);
         let mut got = Vec::new();
         b.for_each_sorted(&mut |k, v| {
             got.push((k.to_vec(), v.to_vec()));
@@ -145,7 +187,10 @@ mod tests {
                 (key(1, b"c"), LIVE.to_vec()),
                 (key(5, b"a"), LIVE.to_vec()),
                 (key(5, b"b"), DELETED.to_vec()),
-                (key(9, b"a"), LIVE.to_vec())
+                (key(9, b"a"), LIVE.to_vec()),
+                (key(1 << 40, b"c"), LIVE.to_vec()),
+                (key(u64::MAX, b"y"), LIVE.to_vec()),
+                (key(u64::MAX, b"z"), LIVE.to_vec()),
             ]
         );
         assert_eq!(b.with_prefix(&5u64.to_be_bytes()), got[1..3].to_vec());

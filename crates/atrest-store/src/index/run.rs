@@ -46,6 +46,20 @@ pub(crate) const FOOTER_LEN: usize = 8 + 4 + 1 + 8 + 8 + 8;
 /// Unsealed pages gathered before they are sealed and written with one write.
 const WRITE_CHUNK: usize = 1 << 20;
 
+/// Bytes of `v` as a LEB128 varint.
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Appends `v` as a LEB128 varint (the encoding of `Enc::varint`).
+fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 /// What a run holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum RunKind {
@@ -160,23 +174,25 @@ impl<'a> RunWriter<'a> {
                 detail: "run entries out of order while writing (a bug; nothing was installed)".into(),
             });
         }
-        let mut head = crate::codec::Enc::new();
-        head.varint(key.len() as u64).varint(value.len() as u64);
-        let size = head.buf.len() + key.len() + value.len();
+        let size = varint_len(key.len() as u64) + varint_len(value.len() as u64) + key.len() + value.len();
         if self.block_entries > 0 && 4 + self.block.len() + size > self.cap {
             self.finish_block()?;
         }
         if self.block_entries == 0 {
-            self.block_first = key.to_vec();
+            self.block_first.clear();
+            self.block_first.extend_from_slice(key);
         }
-        self.block.extend_from_slice(&head.buf);
+        push_varint(&mut self.block, key.len() as u64);
+        push_varint(&mut self.block, value.len() as u64);
         self.block.extend_from_slice(key);
         self.block.extend_from_slice(value);
         self.block_entries += 1;
         if self.meta.kind.filtered() {
             self.group_hashes.push(filter_hash(key));
         }
-        self.last_key = Some(key.to_vec());
+        let last = self.last_key.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(key);
         self.meta.entries += 1;
         Ok(())
     }
@@ -289,5 +305,22 @@ impl<'a> RunWriter<'a> {
     /// Gives up: removes the partial file.
     pub(crate) fn abandon(self) {
         let _ = self.storage.remove(&self.name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_match_the_codec() {
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, 1 << 35, u64::MAX] {
+            let mut e = crate::codec::Enc::new();
+            e.varint(v);
+            let mut mine = Vec::new();
+            push_varint(&mut mine, v);
+            assert_eq!(mine, e.finish(), "{v}");
+            assert_eq!(varint_len(v), mine.len(), "{v}");
+        }
     }
 }
