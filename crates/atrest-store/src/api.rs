@@ -51,8 +51,7 @@ impl Store {
     /// Checks a document and its id; returns its index hashes.
     fn check_put(&self, info: &crate::apply::CollInfo, id: &str, doc: &[u8]) -> Result<Vec<u64>> {
         json::check_id(id, &self.inner.cfg.limits)?;
-        let keys = json::parse_document(doc, &self.inner.cfg.limits, &info.policy)?;
-        Ok(info.hashes(&keys))
+        info.check(doc, &self.inner.cfg.limits)
     }
 
     /// Inserts or replaces a document; durable on return.

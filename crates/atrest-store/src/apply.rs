@@ -69,19 +69,17 @@ pub(crate) struct CollInfo {
 }
 
 impl CollInfo {
-    /// The index hashes of a document under this collection's policy (sorted, distinct).
-    pub(crate) fn hashes_of(&self, doc: &[u8]) -> Result<Vec<u64>> {
-        let keys =
-            json::parse_document(doc, &json::Limits { max_id_len: usize::MAX, max_doc_len: usize::MAX }, &self.policy)?;
-        Ok(self.hashes(&keys))
+    /// Checks a document and returns its index hashes under this collection's policy (sorted, distinct).
+    pub(crate) fn check(&self, doc: &[u8], limits: &json::Limits) -> Result<Vec<u64>> {
+        json::index_hashes(doc, limits, &self.policy, |p, v| index_hash(&self.hash_key, p, v))
     }
 
-    /// The hashes of index keys (sorted, distinct).
-    pub(crate) fn hashes(&self, keys: &[json::IndexKey]) -> Vec<u64> {
-        let mut h: Vec<u64> = keys.iter().map(|k| index_hash(&self.hash_key, &k.pointer, &k.value)).collect();
-        h.sort_unstable();
-        h.dedup();
-        h
+    /// The index hashes of a document already stored. One that no longer passes the checks (stored by a
+    /// build that checked less, e.g. before repeated keys were refused) is still a document: it is kept,
+    /// readable, and indexed by no value.
+    pub(crate) fn hashes_of(&self, doc: &[u8]) -> Vec<u64> {
+        let any = json::Limits { max_id_len: usize::MAX, max_doc_len: usize::MAX };
+        self.check(doc, &any).unwrap_or_default()
     }
 }
 
@@ -267,7 +265,7 @@ impl Inner {
             return Ok(Vec::new());
         }
         let doc = self.read_doc(&info.name, loc)?;
-        info.hashes_of(&doc)
+        Ok(info.hashes_of(&doc))
     }
 }
 

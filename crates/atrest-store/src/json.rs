@@ -90,6 +90,7 @@ pub fn check_pointer(pointer: &str) -> Result<(), StoreError> {
 
 /// Validates a document and, if `policy` indexes anything, returns its index keys (in document order, one per
 /// pointer). With [`IndexPolicy::None`] it only validates.
+#[cfg(test)]
 pub fn parse_document(doc: &[u8], limits: &Limits, policy: &IndexPolicy) -> Result<Vec<IndexKey>, StoreError> {
     let filter = match policy {
         IndexPolicy::All => Filter::All,
@@ -98,6 +99,27 @@ pub fn parse_document(doc: &[u8], limits: &Limits, policy: &IndexPolicy) -> Resu
     };
     let limits = atrest_json::Limits { max_len: limits.max_doc_len, max_depth: atrest_json::Limits::DEFAULT_MAX_DEPTH };
     Ok(atrest_json::index_keys(doc, &limits, filter)?)
+}
+
+/// Validates a document and hashes each of its index keys with `hash(pointer, canonical value)`, without
+/// building the keys (the leaves are borrowed from the scanner). Sorted, distinct.
+pub fn index_hashes(
+    doc: &[u8],
+    limits: &Limits,
+    policy: &IndexPolicy,
+    hash: impl Fn(&str, &[u8]) -> u64,
+) -> Result<Vec<u64>, StoreError> {
+    let filter = match policy {
+        IndexPolicy::All => Filter::All,
+        IndexPolicy::Paths(paths) => Filter::Pointers(paths),
+        IndexPolicy::None => Filter::None,
+    };
+    let limits = atrest_json::Limits { max_len: limits.max_doc_len, max_depth: atrest_json::Limits::DEFAULT_MAX_DEPTH };
+    let mut out = Vec::new();
+    atrest_json::scan_document(doc, &limits, filter, |leaf| out.push(hash(leaf.pointer, leaf.canonical)))?;
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 /// The canonical index value of a query value, which must be a JSON scalar. A `Value` holds numbers as 64-bit

@@ -321,7 +321,7 @@ impl Inner {
                 };
                 let mut ops = Vec::with_capacity(entries.len());
                 for ((id, _), doc) in entries.iter().zip(docs) {
-                    let hashes = info.hashes_of(&doc)?;
+                    let hashes = info.hashes_of(&doc);
                     ops.push(crate::commit::Op::Rec(
                         crate::log::record::Record::Put { coll: *number, id: id.clone(), doc },
                         hashes,

@@ -359,11 +359,7 @@ impl Inner {
                 .into_par_iter()
                 .map(|(loc, rec)| {
                     let hashes = match (&rec, infos.get(&rec.coll())) {
-                        (Record::Put { doc, .. }, Some(info)) => info.hashes_of(doc).map_err(|e| {
-                            let name = seg_name(loc.seg);
-                            let at = loc.page * self.codec.size.bytes() as u64;
-                            integrity(Some(&info.name), &*self.storage, &name, at, format!("stored document: {e}"))
-                        })?,
+                        (Record::Put { doc, .. }, Some(info)) => info.hashes_of(doc),
                         _ => Vec::new(),
                     };
                     Ok(Applied { loc, rec, hashes, mode: Mode::Normal })
