@@ -120,3 +120,36 @@ fn key_rotation_seals_new_pages_under_the_new_key_and_vacuum_moves_every_page() 
     assert_eq!(db.query(&path, "PRAGMA integrity_check; SELECT count(*) FROM marker_rows;"), "ok\n2000\n");
     db.assert_no_plaintext(PLAINTEXT);
 }
+
+#[test]
+fn temporary_files_statement_journals_and_sorts_go_through_sealed_streams() {
+    let db = Db::new();
+    let path = fill(&db, "delete");
+    // A tiny cache and file-backed temporary storage push a temporary table, a sort, and a statement journal
+    // (an UPDATE that fails halfway inside a transaction) through the VFS's temporary-file streams.
+    let out = db.query(
+        &path,
+        "PRAGMA temp_store = FILE; PRAGMA cache_size = 5;
+CREATE TEMP TABLE scratch AS SELECT i, note FROM marker_rows;
+SELECT count(*), sum(i) FROM scratch;
+SELECT group_concat(i) FROM (SELECT i FROM scratch ORDER BY note DESC LIMIT 3);
+CREATE UNIQUE INDEX one_i ON marker_rows(i);
+",
+    );
+    assert_eq!(out, "2000|2001000\n2000,1999,1998\n", "{out}");
+    // The second UPDATE changes ten rows before it hits the unique index: its statement journal undoes them;
+    // the shell then stops, and the transaction is abandoned.
+    let out = db.shell(
+        &path,
+        "PRAGMA temp_store = FILE; PRAGMA cache_size = 5; BEGIN;
+UPDATE marker_rows SET note = 'changed' WHERE i <= 10;
+UPDATE marker_rows SET i = CASE WHEN i < 2000 THEN i + 10000 ELSE 1 END WHERE i >= 1990;
+COMMIT;",
+    );
+    assert!(!out.status.success(), "the unique index refuses the update");
+    assert!(text(&out.stderr).contains("UNIQUE constraint failed"), "{}", text(&out.stderr));
+    assert_eq!(
+        db.query(&path, "PRAGMA integrity_check; SELECT count(*), sum(i) FROM marker_rows;"),
+        "ok\n2000|2001000\n"
+    );
+}
