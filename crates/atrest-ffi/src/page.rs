@@ -6,7 +6,7 @@
 //! codec's, and the opener caches the subkey of each (key id, epoch) so a page costs one AES-GCM pass.
 
 use std::collections::HashMap;
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -86,13 +86,15 @@ pub struct AtrestSealer(pub(crate) Arc<Sealer>);
 pub struct AtrestOpener(pub(crate) Opener<Box<dyn KeyLookup>>);
 
 /// The key-lookup callback: writes the 32-byte key of `key_id` to `key_out` and returns `ATREST_OK`, or returns
-/// `ATREST_ERR_UNKNOWN_KEY`, `ATREST_ERR_KEY_DESTROYED` or `ATREST_ERR_KEY_UNAVAILABLE`.
-pub type AtrestKeyLookupFn = unsafe extern "C" fn(ctx: *mut c_void, key_id: u32, key_out: *mut u8) -> AtrestStatus;
+/// `ATREST_ERR_UNKNOWN_KEY`, `ATREST_ERR_KEY_DESTROYED` or `ATREST_ERR_KEY_UNAVAILABLE`. Its result is taken as
+/// a plain `int` (what a C enum is), so any other value a callback returns is an unavailable key, never an
+/// invalid Rust enum.
+pub type AtrestKeyLookupFn = unsafe extern "C" fn(ctx: *mut c_void, key_id: u32, key_out: *mut u8) -> c_int;
 
 /// The status a lookup callback returned, as the error inside [`LookupError::Unavailable`].
 #[derive(Debug, thiserror::Error)]
-#[error("the key lookup callback returned {0:?}")]
-pub struct CallbackStatus(pub AtrestStatus);
+#[error("the key lookup callback returned status {0}")]
+pub struct CallbackStatus(pub c_int);
 
 /// The C caller's context pointer, which the header requires to be usable from every thread that opens pages.
 struct CallerContext(*mut c_void);
@@ -130,12 +132,12 @@ impl KeyLookup for CallbackLookup {
         // from this thread; `key` has the 32 writable bytes the callback may write.
         let status = unsafe { (self.callback)(self.context.0, id, key.as_mut_ptr()) };
         match status {
-            AtrestStatus::Ok => {}
-            AtrestStatus::UnknownKey => {
+            s if s == AtrestStatus::Ok as c_int => {}
+            s if s == AtrestStatus::UnknownKey as c_int => {
                 self.forget(id);
                 return Err(LookupError::Unknown);
             }
-            AtrestStatus::KeyDestroyed => {
+            s if s == AtrestStatus::KeyDestroyed as c_int => {
                 self.forget(id);
                 return Err(LookupError::Destroyed);
             }

@@ -4,7 +4,7 @@
 #![allow(unsafe_code)] // calling the C ABI is the point of this test
 
 use std::cell::Cell;
-use std::ffi::{CStr, c_void};
+use std::ffi::{CStr, c_int, c_void};
 use std::ptr;
 
 use atrest_core::page::{HEADER_LEN, OVERHEAD};
@@ -14,17 +14,20 @@ const PAGE: usize = 4096;
 const KEY: [u8; 32] = [0x24; 32];
 
 /// The lookup callback: key 5 is KEY; `ctx` points to a `Cell` holding the status to return (Ok: have it).
-unsafe extern "C" fn lookup(ctx: *mut c_void, key_id: u32, key_out: *mut u8) -> AtrestStatus {
+unsafe extern "C" fn lookup(ctx: *mut c_void, key_id: u32, key_out: *mut u8) -> c_int {
     // SAFETY: the test passes a pointer to a Cell<AtrestStatus> that outlives the opener, used on one thread.
     let answer = unsafe { (*ctx.cast::<Cell<AtrestStatus>>()).get() };
+    if key_id == 7 {
+        return 99; // not a status at all: the opener must take it as an unavailable key
+    }
     if key_id != 5 {
-        return AtrestStatus::UnknownKey;
+        return AtrestStatus::UnknownKey as c_int;
     }
     if answer == AtrestStatus::Ok {
         // SAFETY: the opener passes 32 writable bytes.
         unsafe { key_out.copy_from_nonoverlapping(KEY.as_ptr(), 32) };
     }
-    answer
+    answer as c_int
 }
 
 fn ctx(page_no: u64, extra: &[u8]) -> AtrestPageCtx {
@@ -74,6 +77,12 @@ fn pages_seal_open_and_batch_through_the_c_abi() {
             AtrestStatus::KeyUnavailable
         );
         answer.set(AtrestStatus::Ok);
+        let mut seven = page.clone();
+        seven[8..12].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(
+            atrest_open_page(opener, &c, seven.as_mut_ptr(), PAGE, ptr::null_mut()),
+            AtrestStatus::KeyUnavailable
+        );
         assert_eq!(
             atrest_open_page(opener, ptr::null(), page.as_mut_ptr(), PAGE, ptr::null_mut()),
             AtrestStatus::NullPointer
