@@ -1,14 +1,14 @@
 /* One benchmark workload, built three ways: on the atrest VFS (default), on Debian's SQLCipher
  * (-DBENCH_SQLCIPHER, linked with -lsqlcipher) and on plain SQLite (-DBENCH_PLAIN, no encryption, for scale).
  *
- *   bulk insert: ROWS rows (integer key, 200-byte random blob) in transactions of 1000 rows;
+ *   bulk insert: ROWS rows (integer key, a random blob of ROW_BYTES, at most 65536) in transactions of 1000 rows;
  *   random reads: READS point lookups by random key, each a prepared statement step.
  *
  * Same settings everywhere: 4 KiB pages, WAL, synchronous=NORMAL, a 2 MiB page cache (so most lookups read
  * pages from the file and decrypt them), and a wal_autocheckpoint of 1000 pages.
  * Prints rates by wall-clock time and by the process's CPU time (user + system): on a shared machine the CPU
  * time is what the work itself cost, the wall time also counts waiting for a core.
- * Usage: bench <db> <rows> <reads> [<keyring dir> <key file>]
+ * Usage: bench <db> <rows> <reads> <row bytes> [<keyring dir> <key file>]
  * prints "insert_rows_per_s=N reads_per_s=N insert_rows_per_cpu_s=N reads_per_cpu_s=N". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,18 +42,22 @@ static unsigned long long next(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s <db> <rows> <reads> [<keyring dir> <key file>]\n", argv[0]);
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s <db> <rows> <reads> <row bytes> [<keyring dir> <key file>]\n", argv[0]);
         return 2;
     }
-    long rows = atol(argv[2]), reads = atol(argv[3]);
+    long rows = atol(argv[2]), reads = atol(argv[3]), row_bytes = atol(argv[4]);
+    if (row_bytes < 1 || row_bytes > 65536) {
+        fprintf(stderr, "row bytes must be 1 to 65536\n");
+        return 2;
+    }
 #if !defined(BENCH_SQLCIPHER) && !defined(BENCH_PLAIN)
-    if (argc < 6) {
+    if (argc < 7) {
         fprintf(stderr, "the atrest build needs <keyring dir> <key file>\n");
         return 2;
     }
     char *err = NULL;
-    check(atrest_sqlite_register("atrest", argv[4], argv[5], NULL, 4096, 1, &err), NULL, err ? err : "register");
+    check(atrest_sqlite_register("atrest", argv[5], argv[6], NULL, 4096, 1, &err), NULL, err ? err : "register");
 #endif
     sqlite3 *db = NULL;
     check(sqlite3_open(argv[1], &db), db, "open");
@@ -70,16 +74,16 @@ int main(int argc, char **argv) {
     sqlite3_stmt *insert = NULL, *get = NULL;
     check(sqlite3_prepare_v2(db, "INSERT INTO kv VALUES (?1, ?2)", -1, &insert, NULL), db, "prepare");
     check(sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?1", -1, &get, NULL), db, "prepare");
-    unsigned char blob[200];
+    static unsigned char blob[65536];
     double t0 = now(), c0 = cpu();
     for (long k = 1; k <= rows; k++) {
         if (k % 1000 == 1) check(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), db, "begin");
-        for (size_t i = 0; i < sizeof blob; i += 8) {
+        for (long i = 0; i < row_bytes; i += 8) {
             unsigned long long r = next();
-            for (size_t j = 0; j < 8 && i + j < sizeof blob; j++) blob[i + j] = (unsigned char)(r >> (8 * j));
+            for (long j = 0; j < 8 && i + j < row_bytes; j++) blob[i + j] = (unsigned char)(r >> (8 * j));
         }
         sqlite3_bind_int64(insert, 1, k);
-        sqlite3_bind_blob(insert, 2, blob, sizeof blob, SQLITE_STATIC);
+        sqlite3_bind_blob(insert, 2, blob, (int)row_bytes, SQLITE_STATIC);
         check(sqlite3_step(insert), db, "insert");
         sqlite3_reset(insert);
         if (k % 1000 == 0 || k == rows) check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
@@ -89,7 +93,7 @@ int main(int argc, char **argv) {
     long found = 0;
     for (long i = 0; i < reads; i++) {
         sqlite3_bind_int64(get, 1, (sqlite3_int64)(next() % (unsigned long long)rows) + 1);
-        if (sqlite3_step(get) == SQLITE_ROW && sqlite3_column_bytes(get, 0) == (int)sizeof blob) found++;
+        if (sqlite3_step(get) == SQLITE_ROW && sqlite3_column_bytes(get, 0) == (int)row_bytes) found++;
         sqlite3_reset(get);
     }
     double t2 = now(), c2 = cpu();

@@ -3,7 +3,7 @@
 //! by side. Build with optimizations so the VFS links an optimized atrest:
 //!
 //! ```text
-//! cargo run --profile dist -p atrest-sqlite --example bench -- [rows] [reads] [runs]
+//! cargo run --profile dist -p atrest-sqlite --example bench -- [rows] [reads] [runs] [row bytes]
 //! ```
 //!
 //! Needs gcc, libsqlite3-dev and libsqlcipher-dev (scripts/test.d/07-sqlite-packages.sh).
@@ -16,13 +16,13 @@ use atrest_sqlite::Build;
 /// One run's rates: (insert rows/s, reads/s) by wall-clock time, then the same by CPU time.
 type Rates = [f64; 4];
 
-fn run(exe: &Path, dir: &Path, rows: u64, reads: u64, keys: Option<(&Path, &Path)>) -> Rates {
+fn run(exe: &Path, dir: &Path, (rows, reads, row_bytes): (u64, u64, u64), keys: Option<(&Path, &Path)>) -> Rates {
     let db = dir.join("bench.db");
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let mut cmd = Command::new(exe);
-    cmd.arg(&db).arg(rows.to_string()).arg(reads.to_string());
+    cmd.arg(&db).arg(rows.to_string()).arg(reads.to_string()).arg(row_bytes.to_string());
     if let Some((keyring, key_file)) = keys {
         cmd.arg(keyring).arg(key_file);
     }
@@ -54,10 +54,12 @@ fn cpu() -> String {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("numbers: rows reads runs")).collect();
+    let args: Vec<u64> =
+        std::env::args().skip(1).map(|a| a.parse().expect("numbers: rows reads runs row-bytes")).collect();
     let rows = args.first().copied().unwrap_or(200_000);
     let reads = args.get(1).copied().unwrap_or(200_000);
     let runs = args.get(2).copied().unwrap_or(3);
+    let row_bytes = args.get(3).copied().unwrap_or(200);
     let dir = tempfile::tempdir().unwrap();
     let build = Build::new(dir.path()).unwrap();
     let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/bench.c");
@@ -76,7 +78,7 @@ fn main() {
     for _ in 0..runs {
         let variants = [(&atrest, Some((keyring.as_path(), key_file.as_path()))), (&sqlcipher, None), (&plain, None)];
         for (i, (exe, keys)) in variants.into_iter().enumerate() {
-            results[i].push(run(exe, dir.path(), rows, reads, keys));
+            results[i].push(run(exe, dir.path(), (rows, reads, row_bytes), keys));
         }
     }
     let med: Vec<Rates> =
