@@ -56,10 +56,36 @@ pub(crate) fn key_status(e: &KeyError) -> AtrestStatus {
     let status = match e {
         KeyError::UnknownKey { .. } => AtrestStatus::UnknownKey,
         KeyError::KeyDestroyed { .. } => AtrestStatus::KeyDestroyed,
-        KeyError::ProviderUnreachable { .. } => AtrestStatus::KeyUnavailable,
+        KeyError::ProviderUnreachable { .. } | KeyError::KeyServiceUnavailable { .. } => AtrestStatus::KeyUnavailable,
         KeyError::Random(_) => AtrestStatus::Random,
         KeyError::InvalidScopeName { .. } => AtrestStatus::InvalidArgument,
         _ => AtrestStatus::Keyring,
     };
     fail(status, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_service_outages_are_unavailable_keys_and_other_keyring_errors_say_keyring() {
+        let lease = KeyError::KeyServiceUnavailable {
+            provider: "kmip 127.0.0.1:5696".into(),
+            key_id: 3,
+            lease_secs: 900,
+            reason: "connection refused".into(),
+        };
+        assert_eq!(key_status(&lease), AtrestStatus::KeyUnavailable);
+        let down = KeyError::ProviderUnreachable { provider: "pkcs11".into(), reason: "no token".into() };
+        assert_eq!(key_status(&down), AtrestStatus::KeyUnavailable);
+        assert_eq!(key_status(&KeyError::KeyDestroyed { key_id: 4 }), AtrestStatus::KeyDestroyed);
+        assert_eq!(key_status(&KeyError::UnknownKey { key_id: 5 }), AtrestStatus::UnknownKey);
+        let missing = KeyError::KeyringMissing { path: "/data/keyring".into() };
+        assert_eq!(key_status(&missing), AtrestStatus::Keyring);
+        // The words go to atrest_last_error.
+        // SAFETY: atrest_last_error returns this thread's NUL-terminated message.
+        let message = unsafe { std::ffi::CStr::from_ptr(atrest_last_error()) };
+        assert!(message.to_str().unwrap().contains("/data/keyring"), "{message:?}");
+    }
 }
