@@ -1,10 +1,11 @@
-//! Peak AES-256-GCM throughput on one thread, as a table of GB/s and ratios to ring: the best of many short
-//! batches, which is what a machine shared with other work can still measure reliably (a mean absorbs
+//! Peak AES-256-GCM throughput on one thread, as a table of GB/s and ratios to ring (and aws-lc-rs): the best
+//! of many short batches, which is what a machine shared with other work can still measure reliably (a mean absorbs
 //! every preemption). The contenders take turns batch by batch, so a disturbance hits all of them alike.
 //! Same contenders, sizes and AAD as `benches/aead.rs`; seal in place, and open in place after copying the
 //! ciphertext into the buffer (ring opens only in place, so every contender pays that same copy).
 //!
-//! Run: `cargo bench -p atrest-benches --bench aead_peak`. `ATREST_PEAK_ROUNDS` sets the number of batches
+//! Run: `cargo bench -p atrest-benches --bench aead_peak` (add `--features aws-lc-peer` for the aws-lc-rs
+//! column). `ATREST_PEAK_ROUNDS` sets the number of batches
 //! per contender (default 100).
 
 use std::hint::black_box;
@@ -39,6 +40,43 @@ fn peak(rounds: usize, bytes: usize, runs: &mut [Run<'_>]) -> Vec<f64> {
     best.iter().map(|s| bytes as f64 / s / 1e9).collect()
 }
 
+/// aws-lc-rs's AES-256-GCM as a contender for `op` on messages like `pt`, when the `aws-lc-peer` feature
+/// built it in. It opens in place only with the tag after the ciphertext, so opening copies ciphertext and tag
+/// (16 bytes more than the others copy).
+#[cfg(feature = "aws-lc-peer")]
+fn aws_lc(op: &str, pt: &[u8]) -> Option<Run<'static>> {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &KEY).expect("aws-lc-rs key"));
+    let mut buf = pt.to_vec();
+    if op == "seal" {
+        return Some((
+            "aws-lc-rs".into(),
+            Box::new(move || {
+                let n = Nonce::assume_unique_for_key(NONCE);
+                let tag = key.seal_in_place_separate_tag(n, Aad::from(AAD), &mut buf).expect("seal");
+                black_box(tag.as_ref()[0]);
+            }),
+        ));
+    }
+    let n = Nonce::assume_unique_for_key(NONCE);
+    key.seal_in_place_append_tag(n, Aad::from(AAD), &mut buf).expect("seal");
+    let sealed = buf.clone();
+    Some((
+        "aws-lc-rs".into(),
+        Box::new(move || {
+            buf.copy_from_slice(&sealed);
+            let n = Nonce::assume_unique_for_key(NONCE);
+            black_box(key.open_in_place(n, Aad::from(AAD), &mut buf).expect("open").len());
+        }),
+    ))
+}
+
+/// Without the `aws-lc-peer` feature there is no aws-lc-rs contender.
+#[cfg(not(feature = "aws-lc-peer"))]
+fn aws_lc(_op: &str, _pt: &[u8]) -> Option<Run<'static>> {
+    None
+}
+
 fn main() {
     let rounds = std::env::var("ATREST_PEAK_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let ring = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &KEY).expect("ring key"));
@@ -52,7 +90,8 @@ fn main() {
     while start.elapsed().as_millis() < 500 {
         black_box(keys[0].seal_in_place(&NONCE, AAD, &mut warm).expect("seal"));
     }
-    println!("AES-256-GCM, {}-byte AAD, peak GB/s (ratio to ring); auto-selected: {auto}", AAD.len());
+    let ratios = if cfg!(feature = "aws-lc-peer") { "ratio to ring, ratio to aws-lc-rs" } else { "ratio to ring" };
+    println!("AES-256-GCM, {}-byte AAD, peak GB/s ({ratios}); auto-selected: {auto}", AAD.len());
     for op in ["seal", "open"] {
         for size in SIZES {
             let pt = vec![0x5au8; size];
@@ -68,6 +107,7 @@ fn main() {
                         black_box(tag.as_ref()[0]);
                     }),
                 ));
+                runs.extend(aws_lc(op, &pt));
                 for (b, key) in hw.iter().zip(&keys) {
                     let mut buf = pt.clone();
                     runs.push((
@@ -102,6 +142,7 @@ fn main() {
                         );
                     }),
                 ));
+                runs.extend(aws_lc(op, &pt));
                 for (b, key) in hw.iter().zip(&keys) {
                     let mut ct = pt.clone();
                     let tag = key.seal_in_place(&NONCE, AAD, &mut ct).expect("seal");
@@ -126,9 +167,13 @@ fn main() {
                 ));
             }
             let gbs = peak(rounds, size, &mut runs);
+            let aws = runs.iter().position(|(name, _)| name == "aws-lc-rs");
             let mut row = format!("{op} {:>2} KiB", size >> 10);
             for ((name, _), g) in runs.iter().zip(&gbs) {
-                row += &format!("  {name} {g:5.2} ({:.2}x)", g / gbs[0]);
+                match aws {
+                    Some(a) => row += &format!("  {name} {g:5.2} ({:.2}x, {:.2}x)", g / gbs[0], g / gbs[a]),
+                    None => row += &format!("  {name} {g:5.2} ({:.2}x)", g / gbs[0]),
+                }
             }
             println!("{row}");
         }

@@ -4,9 +4,10 @@ use aead::consts::{U12, U16, U32};
 use aead::inout::InOutBuf;
 use aead::{AeadCore, AeadInOut, Key, KeyInit, KeySizeUser, Nonce, TagPosition};
 
+use crate::backend::dispatch::GcmKey;
 use crate::backend::{self, Backend};
 use crate::error::{BackendError, OpenError, SealError};
-use crate::gcm::{GcmKey, Tag};
+use crate::gcm::Tag;
 
 macro_rules! aes_gcm_type {
     ($name:ident, $key_len:literal, $key_size:ty, $bits:literal) => {

@@ -18,9 +18,10 @@ use aes::cipher::{Array, BlockCipherEncrypt};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::Aes256Gcm;
+use crate::backend::dispatch::GcmKey;
 use crate::backend::{self, Backend};
 use crate::error::{BackendError, OpenError, SealError};
-use crate::gcm::{GcmKey, Tag};
+use crate::gcm::Tag;
 
 /// Length of an XAES-256-GCM nonce.
 pub const XAES_NONCE_LEN: usize = 24;

@@ -1,12 +1,13 @@
 //! CPU feature detection, done once per process, and the proof tokens that hardware keys require.
 //!
-//! A token is a zero-sized value that can only be made here, after the probe found the features its
-//! backend needs. Hardware key constructors take the token by value, so holding a hardware key proves the
-//! CPU can run its instructions.
+//! A token is a zero-sized value that can only be made after the probe found what it stands for. Each CPU
+//! feature has its own token (on x86 in [`x86::cpu`](super::x86::cpu)); a backend's token is the tuple of
+//! the features it needs, e.g. `(Aes, Pclmulqdq, Ssse3)`, so the rule "which features does this backend
+//! need" is written once, as a type, and both the selection tables and the key constructors read it.
+//! Hardware key constructors take their token by value, so holding a hardware key proves the CPU can run
+//! its instructions.
 
 use std::sync::OnceLock;
-
-use super::Backend;
 
 /// The crypto-relevant features of this CPU, as seen by the OS (register state the OS has not enabled
 /// counts as absent).
@@ -30,6 +31,15 @@ pub struct CpuFeatures {
     pub vaes: bool,
     /// x86 VPCLMULQDQ (vector carry-less multiply).
     pub vpclmulqdq: bool,
+    /// x86: the OS saves the AVX-512 register state, opmask and both halves of ZMM0-31 (XCR0 bits 5-7)
+    /// besides the YMM state. Read directly from XCR0, like `ymm_state`.
+    pub zmm_state: bool,
+    /// x86 AVX-512 Foundation.
+    pub avx512f: bool,
+    /// x86 AVX-512 Byte and Word instructions (byte shuffles and byte-masked loads and stores).
+    pub avx512bw: bool,
+    /// x86 AVX-512 Vector Length extensions (EVEX encodings on XMM/YMM registers).
+    pub avx512vl: bool,
     /// aarch64 AES instructions (FEAT_AES).
     pub arm_aes: bool,
     /// aarch64 PMULL (FEAT_PMULL).
@@ -54,6 +64,10 @@ impl CpuFeatures {
             (self.avx2, "avx2"),
             (self.vaes, "vaes"),
             (self.vpclmulqdq, "vpclmulqdq"),
+            (self.zmm_state, "zmm-state"),
+            (self.avx512f, "avx512f"),
+            (self.avx512bw, "avx512bw"),
+            (self.avx512vl, "avx512vl"),
             (self.arm_aes, "arm-aes"),
             (self.arm_pmull, "arm-pmull"),
         ];
@@ -63,7 +77,8 @@ impl CpuFeatures {
 
 #[cfg(target_arch = "x86_64")]
 fn probe() -> CpuFeatures {
-    // std's detection folds in XCR0: `avx`/`avx2` are reported only when the OS saves YMM state.
+    // std's detection folds in XCR0 (AVX only with YMM state, AVX-512 only with ZMM state); the state bits
+    // are also read directly so the selection rule states them itself.
     CpuFeatures {
         aes: std::arch::is_x86_feature_detected!("aes"),
         pclmulqdq: std::arch::is_x86_feature_detected!("pclmulqdq"),
@@ -73,6 +88,10 @@ fn probe() -> CpuFeatures {
         avx2: std::arch::is_x86_feature_detected!("avx2"),
         vaes: std::arch::is_x86_feature_detected!("vaes"),
         vpclmulqdq: std::arch::is_x86_feature_detected!("vpclmulqdq"),
+        zmm_state: super::x86::cpu::os_saves_zmm(),
+        avx512f: std::arch::is_x86_feature_detected!("avx512f"),
+        avx512bw: std::arch::is_x86_feature_detected!("avx512bw"),
+        avx512vl: std::arch::is_x86_feature_detected!("avx512vl"),
         ..CpuFeatures::default()
     }
 }
@@ -91,104 +110,85 @@ fn probe() -> CpuFeatures {
     CpuFeatures::default()
 }
 
-/// Proof that a backend may run on this CPU.
-#[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // hardware variants exist only on their architectures
-pub(crate) enum Token {
-    /// The portable backend needs no proof.
-    Soft,
-    /// The probe found ARMv8 AES and PMULL.
-    #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
-    Armv8(Armv8Token),
-    /// The probe found VAES, VPCLMULQDQ, AVX2, AES-NI, PCLMULQDQ and OS-enabled YMM state.
-    #[cfg(target_arch = "x86_64")]
-    VaesAvx2(VaesAvx2Token),
-    /// The probe found AES-NI, PCLMULQDQ and SSSE3 (and says whether AVX encodings may be used).
-    #[cfg(target_arch = "x86_64")]
-    Aesni(AesniToken),
-}
+/// The permission to make a proof token: only this module creates one, from the real probe, in [`prove`].
+/// Token constructors take it by value, so no other code path can make a token.
+#[derive(Clone, Copy)]
+pub(crate) struct Detected(());
 
-/// Proof that the CPU runs the `vaes-avx2` backend's instructions. Its field is private, so only [`token`]
-/// makes one.
-#[cfg(target_arch = "x86_64")]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct VaesAvx2Token(());
+/// A proof token: a zero-sized value standing for one CPU feature or, as a tuple, for all of its members.
+pub(crate) trait Proof: Copy {
+    /// The token, if `features` contain what it stands for.
+    fn detect(features: &CpuFeatures, detected: Detected) -> Option<Self>;
 
-/// Proof that the CPU runs the `aesni` backend's instructions; `avx` says whether the VEX-encoded variant
-/// may run too. Its field is private, so only [`token`] makes one.
-#[cfg(target_arch = "x86_64")]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AesniToken {
-    avx: bool,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl AesniToken {
-    /// Whether the AVX (VEX-encoded) variant may run: AVX present and its register state enabled.
-    pub(crate) fn avx(self) -> bool {
-        self.avx
-    }
-
-    /// The same proof restricted to the SSE variant, which needs a subset of the features (lets tests run
-    /// both variants on one CPU).
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn without_avx(self) -> AesniToken {
-        AesniToken { avx: false }
+    /// Whether `features` contain what the token stands for: the selection rule alone, so tests can walk
+    /// tables of feature combinations (the token made here is dropped).
+    fn holds(features: &CpuFeatures) -> bool {
+        Self::detect(features, Detected(())).is_some()
     }
 }
 
-/// Whether the `aesni` backend may use VEX (AVX) encodings with `features`.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(crate) fn aesni_uses_avx(features: CpuFeatures) -> bool {
-    features.avx && features.ymm_state
+/// The token `P` for this CPU, if the probe found everything it stands for.
+pub(crate) fn prove<P: Proof>() -> Option<P> {
+    P::detect(&CpuFeatures::get(), Detected(()))
 }
 
-/// Proof that the CPU has the ARMv8 AES and PMULL instructions. Its field is private, so only [`token`]
-/// makes one.
-#[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+/// Proof that needs nothing: the portable backend's.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Armv8Token(());
+pub(crate) struct Portable(());
 
-/// The token for `backend`, if this host can run it and this build contains it. Tokens are made only
-/// here, from the features the probe really found.
-pub(crate) fn token(backend: Backend) -> Option<Token> {
-    if !allowed(backend, CpuFeatures::get()) {
-        return None;
-    }
-    match backend {
-        Backend::Soft => Some(Token::Soft),
-        // Hardware backends are added with their leaf modules.
-        #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
-        Backend::Armv8 => Some(Token::Armv8(Armv8Token(()))),
-        #[cfg(not(all(target_arch = "aarch64", target_endian = "little")))]
-        Backend::Armv8 => None,
-        #[cfg(target_arch = "x86_64")]
-        Backend::VaesAvx2 => Some(Token::VaesAvx2(VaesAvx2Token(()))),
-        #[cfg(target_arch = "x86_64")]
-        Backend::Aesni => Some(Token::Aesni(AesniToken { avx: aesni_uses_avx(CpuFeatures::get()) })),
-        #[cfg(not(target_arch = "x86_64"))]
-        Backend::VaesAvx2 | Backend::Aesni => None,
+impl Proof for Portable {
+    fn detect(_: &CpuFeatures, _: Detected) -> Option<Self> {
+        Some(Portable(()))
     }
 }
 
-/// Whether `features` suffice for `backend`: the selection logic alone, so tests can walk tables of feature
-/// combinations without making tokens.
-pub(crate) fn allowed(backend: Backend, features: CpuFeatures) -> bool {
-    match backend {
-        Backend::Soft => true,
-        // VAES/VPCLMULQDQ on YMM registers need only AVX2-level state (XCR0 bits 1-2), not AVX-512 state:
-        // a CPU with VAES whose OS enables no ZMM state still runs this backend.
-        Backend::VaesAvx2 => {
-            features.vaes
-                && features.vpclmulqdq
-                && features.avx2
-                && features.avx
-                && features.ymm_state
-                && features.aes
-                && features.pclmulqdq
-                && features.ssse3
+macro_rules! tuple_proof {
+    ($($t:ident),+) => {
+        impl<$($t: Proof),+> Proof for ($($t,)+) {
+            fn detect(features: &CpuFeatures, detected: Detected) -> Option<Self> {
+                Some(($($t::detect(features, detected)?,)+))
+            }
         }
-        Backend::Aesni => features.aes && features.pclmulqdq && features.ssse3,
-        Backend::Armv8 => features.arm_aes && features.arm_pmull,
-    }
+    };
+}
+
+tuple_proof!(A, B);
+tuple_proof!(A, B, C);
+tuple_proof!(A, B, C, D);
+
+/// A token for one feature, made when `features` satisfy `$rule`. Its field is private to the module that
+/// declares it, so the only way to get one is [`prove`].
+#[allow(unused_macros)] // each architecture declares its own features
+macro_rules! feature_token {
+    ($(#[$doc:meta])* $name:ident, |$f:ident| $rule:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) struct $name(());
+
+        impl $crate::backend::detect::Proof for $name {
+            fn detect(
+                $f: &$crate::backend::detect::CpuFeatures,
+                _: $crate::backend::detect::Detected,
+            ) -> Option<Self> {
+                if $rule { Some($name(())) } else { None }
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use feature_token;
+
+/// The features of the ARMv8 backend.
+#[cfg(all(target_arch = "aarch64", target_endian = "little"))]
+pub(crate) mod arm {
+    feature_token!(
+        /// ARMv8 AES instructions (`AESE`, `AESMC`).
+        ArmAes,
+        |f| f.arm_aes
+    );
+    feature_token!(
+        /// ARMv8 64-bit polynomial multiplication (`PMULL`, `PMULL2`).
+        ArmPmull,
+        |f| f.arm_pmull
+    );
 }

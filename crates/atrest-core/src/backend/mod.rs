@@ -1,9 +1,10 @@
 //! The backend registry: every AES-GCM implementation by name, highest priority first.
 //!
 //! A backend is the whole AEAD over a buffer (AES-CTR and GHASH together), not a block cipher, so a fast path
-//! can run both in one pass. The CPU is probed once ([`detect`]); a hardware backend's key can only be built
-//! from a token that the probe hands out, so no code path can run instructions the CPU lacks. The backend is
-//! chosen when a key is built and each call dispatches once, on an enum.
+//! can run both in one pass; the rest of GCM is one frame all backends share ([`crate::gcm`]). The CPU is
+//! probed once ([`detect`]); a hardware backend's key can only be built from a token that the probe hands
+//! out, so no code path can run instructions the CPU lacks. The backend is chosen when a key is built and
+//! each call dispatches once, on an enum ([`dispatch`]).
 //!
 //! Selection order: a backend named explicitly through the API; else the `ATREST_BACKEND` environment
 //! variable (read once per process); else the first entry of [`PRIORITY`] that this host supports.
@@ -11,6 +12,9 @@
 #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
 pub(crate) mod aarch64;
 pub(crate) mod detect;
+pub(crate) mod dispatch;
+#[cfg(test)]
+mod kernel_tests;
 pub(crate) mod soft;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
@@ -69,7 +73,7 @@ impl Backend {
 
     /// Whether this host can run the backend (and this build contains it).
     pub fn is_supported(self) -> bool {
-        detect::token(self).is_some()
+        dispatch::allowed(self, &CpuFeatures::get())
     }
 
     /// Returns `self` if the host can run it.

@@ -8,7 +8,8 @@ use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
 use zeroize::Zeroize;
 
-use crate::gcm::{Tag, length_block};
+use super::detect::Portable;
+use crate::gcm::{Kernel, Xi};
 
 /// How many counter blocks are encrypted per call into the block cipher (lets it use its parallel path).
 const PAR_BLOCKS: usize = 8;
@@ -28,21 +29,17 @@ impl Cipher {
 }
 
 /// An expanded AES-GCM key for the portable backend. The `aes` and `ghash` crates zeroize their state on
-/// drop (their `zeroize` features are on); `h` is wiped here.
+/// drop (their `zeroize` features are on).
 pub(crate) struct GcmKey {
     cipher: Cipher,
-    h: [u8; 16],
+    /// GHASH keyed with `H`, never updated: each call hashes on a clone of it.
+    ghash: GHash,
 }
 
-impl Drop for GcmKey {
-    fn drop(&mut self) {
-        self.h.zeroize();
-    }
-}
+impl Kernel for GcmKey {
+    type Proof = Portable;
 
-impl GcmKey {
-    /// Expands a 16- or 32-byte AES key. The caller has checked the length.
-    pub(crate) fn new(key: &[u8]) -> GcmKey {
+    fn new(key: &[u8], _: Portable) -> GcmKey {
         let cipher = match key.len() {
             16 => Cipher::Aes128(aes::Aes128::new(&Array::try_from(key).expect("16-byte key"))),
             32 => Cipher::Aes256(aes::Aes256::new(&Array::try_from(key).expect("32-byte key"))),
@@ -50,26 +47,55 @@ impl GcmKey {
         };
         let mut h = [aes::Block::default()];
         cipher.encrypt_blocks(&mut h);
-        let key = GcmKey { cipher, h: h[0].into() };
+        let ghash = GHash::new(&h[0]);
         h[0].as_mut_slice().zeroize();
-        key
+        GcmKey { cipher, ghash }
     }
 
-    /// Encrypts the buffer and returns the tag.
-    pub(crate) fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: InOutBuf<'_, '_, u8>) -> Tag {
+    fn encrypt_xor(&self, block: &[u8; 16], x: &mut [u8; 16]) {
+        let mut b = [aes::Block::from(*block)];
+        self.cipher.encrypt_blocks(&mut b);
+        for (x, k) in x.iter_mut().zip(b[0].iter()) {
+            *x ^= k;
+        }
+        b[0].as_mut_slice().zeroize();
+    }
+
+    /// GHASH continued from `xi`: hashing `xi ^ b1, b2, ...` from a zero state gives the same value as
+    /// hashing `b1, b2, ...` from state `xi`.
+    fn ghash(&self, xi: &mut Xi, blocks: &[u8]) {
+        let (blocks, rest) = blocks.as_chunks::<16>();
+        debug_assert!(rest.is_empty());
+        let Some((first, others)) = blocks.split_first() else { return };
+        let mut ghash = self.ghash.clone();
+        let mut b = *first;
+        for (x, y) in b.iter_mut().zip(xi.to_be_bytes()) {
+            *x ^= y;
+        }
+        ghash.update(&[b.into()]);
+        b.zeroize();
+        for block in others {
+            ghash.update(&[(*block).into()]);
+        }
+        let mut s = ghash.finalize();
+        *xi = u128::from_be_bytes(s.into());
+        s.as_mut_slice().zeroize();
+    }
+
+    fn seal_blocks(&self, nonce: &[u8; 12], xi: &mut Xi, buf: InOutBuf<'_, '_, u8>) {
         let data = buf.into_out_with_copied_in();
         self.ctr_xor(nonce, data);
-        self.tag(nonce, aad, data)
+        self.ghash(xi, data);
     }
 
-    /// Decrypts the buffer and returns the tag computed over the ciphertext; the caller compares it.
-    pub(crate) fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: InOutBuf<'_, '_, u8>) -> Tag {
+    fn open_blocks(&self, nonce: &[u8; 12], xi: &mut Xi, buf: InOutBuf<'_, '_, u8>) {
         let data = buf.into_out_with_copied_in();
-        let tag = self.tag(nonce, aad, data);
+        self.ghash(xi, data);
         self.ctr_xor(nonce, data);
-        tag
     }
+}
 
+impl GcmKey {
     /// XORs `data` with the keystream that starts at counter 2 (counter 1 masks the tag).
     fn ctr_xor(&self, nonce: &[u8; 12], data: &mut [u8]) {
         let mut counter: u32 = 2;
@@ -89,25 +115,5 @@ impl GcmKey {
             }
         }
         ks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
-    }
-
-    /// GHASH(H, A, C) XOR E(K, J0).
-    fn tag(&self, nonce: &[u8; 12], aad: &[u8], ciphertext: &[u8]) -> Tag {
-        let mut ghash = GHash::new(&self.h.into());
-        ghash.update_padded(aad);
-        ghash.update_padded(ciphertext);
-        ghash.update(&[length_block(aad.len(), ciphertext.len()).into()]);
-        let mut s = ghash.finalize();
-        let mut j0 = [aes::Block::default()];
-        j0[0][..12].copy_from_slice(nonce);
-        j0[0][15] = 1;
-        self.cipher.encrypt_blocks(&mut j0);
-        let mut tag = [0u8; 16];
-        for (t, (a, b)) in tag.iter_mut().zip(s.iter().zip(j0[0].iter())) {
-            *t = a ^ b;
-        }
-        s.as_mut_slice().zeroize();
-        j0[0].as_mut_slice().zeroize();
-        tag
     }
 }

@@ -1,4 +1,5 @@
-//! One-pass AES-GCM: counter-mode AES and GHASH over the same buffer, eight blocks per step.
+//! The bulk of one-pass AES-GCM, the kernel of the shared frame ([`crate::gcm`]): counter-mode AES and
+//! GHASH over the same buffer's whole blocks, eight blocks per step.
 //!
 //! Each step runs the AES rounds of eight counter blocks round-major and slots the eight `PMULL`
 //! multiplications of a GHASH group between the rounds, so the AES and multiply units work side by side
@@ -14,11 +15,10 @@ use core::arch::aarch64::{
     uint8x16_t, uint32x4_t, veorq_u8, vreinterpretq_u8_u32, vreinterpretq_u32_u8, vsetq_lane_u32,
 };
 
-use zeroize::Zeroize;
-
 use super::aes::Schedule;
-use super::ghash::{HashKey, WIDTH};
+use super::ghash::{HashKey, Powers, WIDTH};
 use super::vec::{load, load_at, reverse, store, store_at, zero};
+use crate::gcm::Xi;
 
 /// Bytes in one eight-block step.
 const STEP: usize = 16 * WIDTH;
@@ -101,30 +101,39 @@ impl<const NR: usize> CallKeys<NR> {
         }
         s
     }
-
-    /// The tag: `rev(acc)` after the length block, XOR `E(K, nonce || 1)`.
-    #[target_feature(enable = "neon,aes")]
-    fn finish(&self, acc: uint8x16_t, aad_len: usize, len: usize) -> [u8; 16] {
-        let lengths = crate::gcm::length_block(aad_len, len);
-        let acc = self.hash.absorb1(acc, reverse(load(&lengths)));
-        store(veorq_u8(reverse(acc), self.aes.encrypt(self.counter(1))))
-    }
 }
 
-/// Encrypts `len` bytes from `inp` to `out` and returns the tag.
+/// The frame's accumulator in POLYVAL order: the block `X_i` byte-reversed, i.e. the integer little-endian.
+#[target_feature(enable = "neon")]
+#[inline]
+fn load_xi(xi: &Xi) -> uint8x16_t {
+    load(&xi.to_le_bytes())
+}
+
+/// Writes a POLYVAL-order accumulator back as the frame's `Xi`.
+#[target_feature(enable = "neon")]
+#[inline]
+fn store_xi(xi: &mut Xi, acc: uint8x16_t) {
+    *xi = u128::from_le_bytes(store(acc));
+}
+
+/// Absorbs whole blocks into the frame's accumulator.
+#[target_feature(enable = "neon,aes")]
+#[inline]
+pub(super) fn ghash(powers: &Powers, xi: &mut Xi, data: &[u8]) {
+    let acc = powers.load().absorb_padded(load_xi(xi), data);
+    store_xi(xi, acc);
+}
+
+/// Encrypts `len` bytes (whole blocks) from `inp` to `out`, absorbing the ciphertext into `xi`.
 ///
 /// # Safety
-/// `inp` must be readable and `out` writable for `len` bytes; they are equal or do not overlap. The CPU has
-/// NEON, AES and PMULL.
+/// `inp` must be readable and `out` writable for `len` bytes, a multiple of 16; they are equal or do not
+/// overlap. The CPU has NEON, AES and PMULL.
 #[target_feature(enable = "neon,aes")]
-pub(super) unsafe fn seal<const NR: usize>(
-    k: &CallKeys<NR>,
-    aad: &[u8],
-    inp: *const u8,
-    out: *mut u8,
-    len: usize,
-) -> [u8; 16] {
-    let mut acc = k.hash.absorb_padded(zero(), aad);
+pub(super) unsafe fn seal<const NR: usize>(k: &CallKeys<NR>, xi: &mut Xi, inp: *const u8, out: *mut u8, len: usize) {
+    debug_assert_eq!(len % 16, 0);
+    let mut acc = load_xi(xi);
     let mut ctr: u32 = 2;
     let mut off = 0;
     let steps = len / STEP;
@@ -155,36 +164,17 @@ pub(super) unsafe fn seal<const NR: usize>(
         ctr = ctr.wrapping_add(1);
         off += 16;
     }
-    if off < len {
-        let n = len - off;
-        let mut block = [0u8; 16];
-        // SAFETY: `off + n == len`, so `n` bytes at `off` are readable from `inp`; `block` is a distinct local.
-        unsafe { core::ptr::copy_nonoverlapping(inp.add(off), block.as_mut_ptr(), n) };
-        let mut c = store(veorq_u8(load(&block), k.aes.encrypt(k.counter(ctr))));
-        // SAFETY: `n` bytes at `off` are writable in `out`; `c` is a distinct local.
-        unsafe { core::ptr::copy_nonoverlapping(c.as_ptr(), out.add(off), n) };
-        // GHASH pads the ciphertext with zeros, not with keystream.
-        c[n..].fill(0);
-        acc = k.hash.absorb1(acc, reverse(load(&c)));
-        block.zeroize();
-        c.zeroize();
-    }
-    k.finish(acc, aad.len(), len)
+    store_xi(xi, acc);
 }
 
-/// Decrypts `len` bytes from `inp` to `out` and returns the tag computed over the ciphertext.
+/// Absorbs `len` bytes (whole blocks) of ciphertext at `inp` into `xi` and decrypts them to `out`.
 ///
 /// # Safety
 /// As for [`seal`].
 #[target_feature(enable = "neon,aes")]
-pub(super) unsafe fn open<const NR: usize>(
-    k: &CallKeys<NR>,
-    aad: &[u8],
-    inp: *const u8,
-    out: *mut u8,
-    len: usize,
-) -> [u8; 16] {
-    let mut acc = k.hash.absorb_padded(zero(), aad);
+pub(super) unsafe fn open<const NR: usize>(k: &CallKeys<NR>, xi: &mut Xi, inp: *const u8, out: *mut u8, len: usize) {
+    debug_assert_eq!(len % 16, 0);
+    let mut acc = load_xi(xi);
     let mut ctr: u32 = 2;
     let mut off = 0;
     for _ in 0..len / STEP {
@@ -214,18 +204,7 @@ pub(super) unsafe fn open<const NR: usize>(
         ctr = ctr.wrapping_add(1);
         off += 16;
     }
-    if off < len {
-        let n = len - off;
-        let mut block = [0u8; 16];
-        // SAFETY: `n` bytes at `off` are readable from `inp`; `block` is a distinct local.
-        unsafe { core::ptr::copy_nonoverlapping(inp.add(off), block.as_mut_ptr(), n) };
-        acc = k.hash.absorb1(acc, reverse(load(&block)));
-        let mut p = store(veorq_u8(load(&block), k.aes.encrypt(k.counter(ctr))));
-        // SAFETY: `n` bytes at `off` are writable in `out`; `p` is a distinct local.
-        unsafe { core::ptr::copy_nonoverlapping(p.as_ptr(), out.add(off), n) };
-        p.zeroize();
-    }
-    k.finish(acc, aad.len(), len)
+    store_xi(xi, acc);
 }
 
 /// XORs one eight-block step of input at `off` with the keystream into the output, and returns the

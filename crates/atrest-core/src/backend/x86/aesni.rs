@@ -13,18 +13,48 @@ use core::ptr;
 use aead::inout::InOutBuf;
 use zeroize::Zeroize;
 
-use super::common::{self, MAX_ROUND_KEYS, POWERS};
-use crate::backend::detect::AesniToken;
-use crate::gcm::Tag;
+use super::aes::{self, MAX_ROUND_KEYS};
+use super::cpu::{Aes, Avx, Pclmulqdq, Ssse3};
+use super::ghash::{self, POWERS};
+use crate::backend::detect::{CpuFeatures, Detected, Proof};
+use crate::gcm::{Kernel, Xi};
 
 /// Bytes per main-loop iteration.
 const STRIDE: usize = 128;
+
+/// Proof that the CPU runs the `aesni` backend: AES-NI, PCLMULQDQ and SSSE3, and, if the probe found it,
+/// AVX with its register state, which lets the VEX-encoded variant run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AesniToken {
+    _base: (Aes, Pclmulqdq, Ssse3),
+    avx: Option<Avx>,
+}
+
+impl Proof for AesniToken {
+    fn detect(features: &CpuFeatures, detected: Detected) -> Option<Self> {
+        Some(AesniToken { _base: Proof::detect(features, detected)?, avx: Avx::detect(features, detected) })
+    }
+}
+
+impl AesniToken {
+    /// Whether the AVX (VEX-encoded) variant may run.
+    pub(crate) fn avx(self) -> bool {
+        self.avx.is_some()
+    }
+
+    /// The same proof restricted to the SSE variant, which needs a subset of the features (lets tests run
+    /// both variants on one CPU).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn without_avx(self) -> AesniToken {
+        AesniToken { avx: None, ..self }
+    }
+}
 
 /// Round keys, GHASH key powers and the proof that this CPU runs the chosen instruction variant. Zeroized on
 /// drop.
 pub(crate) struct GcmKey {
     rk: [__m128i; MAX_ROUND_KEYS],
-    /// `K(H^8)..K(H^1)` then zeros (see `common::HashKey`).
+    /// `K(H^8)..K(H^1)` then zeros (see `ghash::HashKey`).
     powers: [__m128i; 2 * POWERS],
     /// Each power's halves xored into its low half (Karatsuba's middle operand), same indexing; only the
     /// eight real powers are needed.
@@ -65,46 +95,68 @@ unsafe fn st(p: *mut u8, v: __m128i) {
     unsafe { ptr::write_unaligned(p.cast::<__m128i>(), v) }
 }
 
-impl GcmKey {
-    /// Expands a 16- or 32-byte key (length checked by the caller).
-    pub(crate) fn new(key: &[u8], token: AesniToken) -> GcmKey {
+impl Kernel for GcmKey {
+    type Proof = AesniToken;
+
+    fn new(key: &[u8], token: AesniToken) -> GcmKey {
         // SAFETY: `token` exists only if the probe found AES-NI, PCLMULQDQ and SSSE3, the features
         // `expand_key` and `hash_key` enable.
         let (mut rk, mut hk) = unsafe {
-            let rk = common::expand_key(key);
-            let hk = common::hash_key(&rk);
+            let rk = aes::expand_key(key);
+            let hk = ghash::hash_key(&rk);
             (rk, hk)
         };
         // SAFETY: as above; `fold_halves` needs only SSE2.
-        let powers_x = unsafe { core::array::from_fn(|i| common::fold_halves(hk.powers[i])) };
+        let powers_x = unsafe { core::array::from_fn(|i| ghash::fold_halves(hk.powers[i])) };
         let key = GcmKey { rk: rk.keys, powers: hk.powers, powers_x, rounds: rk.rounds, token };
         rk.keys.zeroize();
         hk.powers.zeroize();
         key
     }
 
-    /// Encrypts the buffer and returns the tag.
-    pub(crate) fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: InOutBuf<'_, '_, u8>) -> Tag {
-        self.run::<true>(nonce, aad, buf)
+    #[inline(always)]
+    fn encrypt_xor(&self, block: &[u8; 16], x: &mut [u8; 16]) {
+        // SAFETY: the token proves AES-NI (and SSE2 is in the x86_64 baseline).
+        unsafe { aes::encrypt_xor(&self.rk, self.rounds, block, x) };
     }
 
-    /// Decrypts the buffer and returns the tag computed over the ciphertext.
-    pub(crate) fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: InOutBuf<'_, '_, u8>) -> Tag {
-        self.run::<false>(nonce, aad, buf)
+    #[inline(always)]
+    fn ghash(&self, xi: &mut Xi, blocks: &[u8]) {
+        // SAFETY: the token proves the features of the variant it selects.
+        unsafe { if self.token.avx() { avx::ghash(self, xi, blocks) } else { sse::ghash(self, xi, blocks) } }
     }
 
-    fn run<const ENC: bool>(&self, nonce: &[u8; 12], aad: &[u8], buf: InOutBuf<'_, '_, u8>) -> Tag {
+    #[inline(always)]
+    fn seal_blocks(&self, nonce: &[u8; 12], xi: &mut Xi, buf: InOutBuf<'_, '_, u8>) {
+        self.run::<true>(nonce, xi, buf);
+    }
+
+    #[inline(always)]
+    fn open_blocks(&self, nonce: &[u8; 12], xi: &mut Xi, buf: InOutBuf<'_, '_, u8>) {
+        self.run::<false>(nonce, xi, buf);
+    }
+
+    fn in_context<R>(&self, frame: impl FnOnce() -> R) -> R {
+        // SAFETY: the token proves the features of the variant it selects.
+        unsafe { if self.token.avx() { avx::in_features(frame) } else { sse::in_features(frame) } }
+    }
+}
+
+impl GcmKey {
+    #[inline(always)]
+    fn run<const ENC: bool>(&self, nonce: &[u8; 12], xi: &mut Xi, buf: InOutBuf<'_, '_, u8>) {
         let len = buf.len();
+        debug_assert_eq!(len % 16, 0);
         let (src, dst) = buf.into_raw();
         // SAFETY: the token proves the features of the variant it selects (`avx` only when the probe found
         // AVX with OS-enabled YMM state); `InOutBuf` guarantees `src` readable and `dst` writable for `len`
-        // bytes, equal or disjoint.
+        // bytes, equal or disjoint, and the frame passes whole blocks.
         unsafe {
             match (self.token.avx(), self.rounds) {
-                (true, 10) => avx::crypt::<10, ENC>(self, nonce, aad, src, dst, len),
-                (true, _) => avx::crypt::<14, ENC>(self, nonce, aad, src, dst, len),
-                (false, 10) => sse::crypt::<10, ENC>(self, nonce, aad, src, dst, len),
-                (false, _) => sse::crypt::<14, ENC>(self, nonce, aad, src, dst, len),
+                (true, 10) => avx::blocks::<10, ENC>(self, nonce, xi, src, dst, len),
+                (true, _) => avx::blocks::<14, ENC>(self, nonce, xi, src, dst, len),
+                (false, 10) => sse::blocks::<10, ENC>(self, nonce, xi, src, dst, len),
+                (false, _) => sse::blocks::<14, ENC>(self, nonce, xi, src, dst, len),
             }
         }
     }
@@ -118,29 +170,30 @@ macro_rules! gcm_impl {
 
         use zeroize::Zeroize;
 
-        use super::common::{self, POWERS};
+        use super::super::aes;
+        use super::super::ghash::{self, POWERS};
         use super::{GcmKey, STRIDE, Stride, ld, st};
-        use crate::gcm::Tag;
+        use crate::gcm::Xi;
 
-        /// GCM over `len` bytes from `src` to `dst`: `ENC` seals (hash the output), else opens (hash the
-        /// input).
+        /// AES-CTR and GHASH over `len` bytes (whole blocks) from `src` to `dst`: `ENC` seals (hash the
+        /// output), else opens (hash the input).
         ///
         /// # Safety
-        /// The CPU supports the enabled features; `src` is readable and `dst` writable for `len` bytes, and
-        /// the two are equal or disjoint.
+        /// The CPU supports the enabled features; `src` is readable and `dst` writable for `len` bytes, a
+        /// multiple of 16, and the two are equal or disjoint.
         #[target_feature(enable = $features)]
-        pub(super) unsafe fn crypt<const NR: usize, const ENC: bool>(
+        pub(super) unsafe fn blocks<const NR: usize, const ENC: bool>(
             k: &GcmKey,
             nonce: &[u8; 12],
-            aad: &[u8],
+            xi: &mut Xi,
             src: *const u8,
             dst: *mut u8,
             len: usize,
-        ) -> Tag {
-            let mut acc = ghash_aad(k, aad);
-            let bswap = common::load_const(&common::BSWAP_MASK);
+        ) {
+            let mut acc = ghash::load_xi(xi);
+            let bswap = aes::load_const(&ghash::BSWAP_MASK);
             // Little-endian counter 2 (counter 1 masks the tag); 32-bit adds wrap as inc32 must.
-            let mut ctr = _mm_add_epi32(common::reflect(common::j0(nonce)), _mm_set_epi32(0, 0, 0, 1));
+            let mut ctr = _mm_add_epi32(ghash::reflect(aes::j0(nonce)), _mm_set_epi32(0, 0, 0, 1));
             let strides = len / STRIDE;
             if ENC {
                 if strides > 0 {
@@ -179,10 +232,8 @@ macro_rules! gcm_impl {
                 // SAFETY: `done..len` lies within both buffers.
                 acc = unsafe { tail::<NR, ENC>(k, ctr, acc, bswap, src.add(done), dst.add(done), len - done) };
             }
-            acc = common::gf_mul(_mm_xor_si128(acc, common::length_block(aad.len(), len)), k.powers[POWERS - 1]);
-            let tag = common::tag(&k.rk, NR, nonce, acc);
+            ghash::store_xi(xi, acc);
             acc.zeroize();
-            tag
         }
 
         /// `V` blocks of keystream from the counter, advancing it.
@@ -243,9 +294,9 @@ macro_rules! gcm_impl {
                     }
                     lo = _mm_xor_si128(lo, _mm_clmulepi64_si128::<0x00>(d, k.powers[j]));
                     hi = _mm_xor_si128(hi, _mm_clmulepi64_si128::<0x11>(d, k.powers[j]));
-                    mi = _mm_xor_si128(mi, _mm_clmulepi64_si128::<0x00>(common::fold_halves(d), k.powers_x[j]));
+                    mi = _mm_xor_si128(mi, _mm_clmulepi64_si128::<0x00>(ghash::fold_halves(d), k.powers_x[j]));
                 } else if j == POWERS {
-                    *acc = common::reduce(lo, _mm_xor_si128(mi, _mm_xor_si128(lo, hi)), hi);
+                    *acc = ghash::reduce(lo, _mm_xor_si128(mi, _mm_xor_si128(lo, hi)), hi);
                 }
             }
             for (j, x) in b.iter().enumerate() {
@@ -275,32 +326,37 @@ macro_rules! gcm_impl {
                 let h = POWERS - n + i;
                 lo = _mm_xor_si128(lo, _mm_clmulepi64_si128::<0x00>(d, k.powers[h]));
                 hi = _mm_xor_si128(hi, _mm_clmulepi64_si128::<0x11>(d, k.powers[h]));
-                mi = _mm_xor_si128(mi, _mm_clmulepi64_si128::<0x00>(common::fold_halves(d), k.powers_x[h]));
+                mi = _mm_xor_si128(mi, _mm_clmulepi64_si128::<0x00>(ghash::fold_halves(d), k.powers_x[h]));
             }
-            common::reduce(lo, _mm_xor_si128(mi, _mm_xor_si128(lo, hi)), hi)
+            ghash::reduce(lo, _mm_xor_si128(mi, _mm_xor_si128(lo, hi)), hi)
         }
 
-        /// GHASH of the associated data, from a zero accumulator.
+        /// Runs the frame with this variant's target features, so the kernel's methods inline into it.
         #[target_feature(enable = $features)]
-        fn ghash_aad(k: &GcmKey, aad: &[u8]) -> __m128i {
-            let bswap = common::load_const(&common::BSWAP_MASK);
-            let mut acc = _mm_setzero_si128();
-            let mut chunks = aad.chunks_exact(STRIDE);
+        pub(super) fn in_features<R>(frame: impl FnOnce() -> R) -> R {
+            frame()
+        }
+
+        /// Absorbs whole blocks into the frame's accumulator.
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(super) fn ghash(k: &GcmKey, xi: &mut Xi, data: &[u8]) {
+            let bswap = aes::load_const(&ghash::BSWAP_MASK);
+            let mut acc = ghash::load_xi(xi);
+            let mut chunks = data.chunks_exact(STRIDE);
             for c in &mut chunks {
                 // SAFETY: `c` is 128 readable bytes.
                 acc = unsafe { ghash_blocks(k, acc, c.as_ptr(), POWERS, bswap) };
             }
             let rest = chunks.remainder();
             if !rest.is_empty() {
-                let mut buf = Stride([0; STRIDE]);
-                buf.0[..rest.len()].copy_from_slice(rest);
-                // SAFETY: `buf` is 128 readable bytes, zero past the data.
-                acc = unsafe { ghash_blocks(k, acc, buf.0.as_ptr(), rest.len().div_ceil(16), bswap) };
+                // SAFETY: `rest` is readable for its length, a multiple of 16 bytes.
+                acc = unsafe { ghash_blocks(k, acc, rest.as_ptr(), rest.len() / 16, bswap) };
             }
-            acc
+            ghash::store_xi(xi, acc);
         }
 
-        /// The last `rem` (< 128) bytes: through a zero-padded stack buffer, which is wiped afterwards.
+        /// The last `rem` (< 128, whole blocks) bytes: through a stack buffer, which is wiped afterwards.
         ///
         /// # Safety
         /// `src` readable and `dst` writable for `rem` bytes.
@@ -342,7 +398,7 @@ macro_rules! gcm_impl {
                 // SAFETY: `buf` holds 128 bytes, zero past the ciphertext.
                 acc = unsafe { ghash_blocks(k, acc, buf.0.as_ptr(), blocks, bswap) };
             }
-            buf.0.zeroize();
+            buf.0[..rem].zeroize();
             ks.zeroize();
             acc
         }
@@ -359,57 +415,24 @@ mod avx {
     gcm_impl!("aes,pclmulqdq,ssse3,avx");
 }
 
-/// Small cases, also run under Miri by `scripts/test.d/30-miri.sh` (without and with AVX): both
-/// instruction variants against `soft` across the stride and tail paths, in place and between buffers.
+/// Both instruction variants against `soft` (also under Miri, without and with AVX).
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::detect::{self, Token};
-    use crate::backend::{Backend, soft};
-
-    fn tokens() -> Vec<AesniToken> {
-        match detect::token(Backend::Aesni) {
-            Some(Token::Aesni(t)) => {
-                let mut v = vec![t.without_avx()];
-                if t.avx() {
-                    v.push(t);
-                }
-                v
-            }
-            _ => {
-                eprintln!("skipped: this CPU has no AES-NI/PCLMULQDQ/SSSE3");
-                Vec::new()
-            }
-        }
-    }
-
-    fn data(len: usize, seed: u8) -> Vec<u8> {
-        (0..len).map(|i| (i as u8).wrapping_mul(13) ^ seed).collect()
-    }
+    use crate::backend::detect::prove;
+    use crate::backend::kernel_tests::{lens, matches_soft};
 
     #[test]
-    fn matches_soft() {
-        // Under Miri every instruction is interpreted: keep the lengths few but cover the empty message, a
-        // partial block, a tail of several blocks, exactly one stride and stride + tail.
-        let lens: &[usize] = if cfg!(miri) { &[0, 5, 47, 128, 161] } else { &[0, 1, 5, 16, 47, 128, 161, 300, 1030] };
-        for token in tokens() {
-            for key in [&[7u8; 16][..], &[9u8; 32][..]] {
-                let hw = GcmKey::new(key, token);
-                let sw = soft::GcmKey::new(key);
-                for &len in lens {
-                    let aad = data(len % 37, 1);
-                    let nonce = [len as u8; 12];
-                    let pt = data(len, 2);
-                    let mut a = pt.clone();
-                    let ta = hw.seal(&nonce, &aad, a.as_mut_slice().into());
-                    let mut b = pt.clone();
-                    let tb = sw.seal(&nonce, &aad, b.as_mut_slice().into());
-                    assert_eq!((ta, &a), (tb, &b), "seal avx={} len={len}", token.avx());
-                    let mut out = vec![0u8; len];
-                    let to = hw.open(&nonce, &aad, InOutBuf::new(&a, &mut out).unwrap());
-                    assert_eq!((to, &out), (ta, &pt), "open avx={} len={len}", token.avx());
-                }
-            }
+    fn matches_soft_both_variants() {
+        let Some(token) = prove::<AesniToken>() else {
+            eprintln!("skipped: this CPU has no AES-NI/PCLMULQDQ/SSSE3");
+            return;
+        };
+        matches_soft("aesni sse", lens(), |key| GcmKey::new(key, token.without_avx()));
+        if token.avx() {
+            matches_soft("aesni avx", lens(), |key| GcmKey::new(key, token));
+        } else {
+            eprintln!("skipped the AVX variant: no AVX or no YMM state");
         }
     }
 }
