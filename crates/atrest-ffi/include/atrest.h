@@ -58,7 +58,7 @@ const char *atrest_status_message(atrest_status status);
 const char *atrest_last_error(void);
 
 /* Builds a key. backend: NULL for the default (ATREST_BACKEND, else the best for this CPU), or a name such as
- * "vaes-avx2", "aesni", "armv8", "soft". On success *out receives a handle to free with the matching _free. */
+ * "vaes-avx512", "vaes-avx2", "aesni", "armv8", "soft". On success *out receives a handle to free with the matching _free. */
 atrest_status atrest_xaes_new(const uint8_t key[32], const char *backend, atrest_xaes **out);
 atrest_status atrest_aes256_new(const uint8_t key[32], const char *backend, atrest_aes256 **out);
 atrest_status atrest_aes128_new(const uint8_t key[16], const char *backend, atrest_aes128 **out);

@@ -108,6 +108,7 @@ pub extern "C" fn atrest_status_message(status: AtrestStatus) -> *const c_char {
 
 fn backend_name(b: Backend) -> *const c_char {
     let name: &'static CStr = match b {
+        Backend::VaesAvx512 => c"vaes-avx512",
         Backend::VaesAvx2 => c"vaes-avx2",
         Backend::Aesni => c"aesni",
         Backend::Armv8 => c"armv8",

@@ -84,6 +84,8 @@ macro_rules! backends {
 // Keys are boxed: they are 0.4 to 2 KiB of round keys and GHASH powers, and the enum stays one pointer.
 backends! {
     #[cfg(target_arch = "x86_64")]
+    VaesAvx512 => Box<super::x86::vaes_avx512::GcmKey>;
+    #[cfg(target_arch = "x86_64")]
     VaesAvx2 => Box<super::x86::vaes_avx2::GcmKey>;
     #[cfg(target_arch = "x86_64")]
     Aesni => Box<super::x86::aesni::GcmKey>;

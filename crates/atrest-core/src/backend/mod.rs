@@ -33,6 +33,9 @@ pub const BACKEND_ENV: &str = "ATREST_BACKEND";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Backend {
+    /// VAES + VPCLMULQDQ on 512-bit registers (x86_64 with AVX-512 F/BW/VL and OS-enabled ZMM and opmask
+    /// state).
+    VaesAvx512,
     /// VAES + VPCLMULQDQ on 256-bit registers (x86_64 with AVX2 and OS-enabled YMM state).
     VaesAvx2,
     /// AES-NI + PCLMULQDQ on 128-bit registers (x86_64).
@@ -44,12 +47,14 @@ pub enum Backend {
 }
 
 /// Every backend, highest priority first. Auto-selection takes the first one the host supports.
-pub const PRIORITY: [Backend; 4] = [Backend::VaesAvx2, Backend::Aesni, Backend::Armv8, Backend::Soft];
+pub const PRIORITY: [Backend; 5] =
+    [Backend::VaesAvx512, Backend::VaesAvx2, Backend::Aesni, Backend::Armv8, Backend::Soft];
 
 impl Backend {
     /// The backend's stable name, as accepted by [`Backend::from_name`] and `ATREST_BACKEND`.
     pub const fn name(self) -> &'static str {
         match self {
+            Backend::VaesAvx512 => "vaes-avx512",
             Backend::VaesAvx2 => "vaes-avx2",
             Backend::Aesni => "aesni",
             Backend::Armv8 => "armv8",

@@ -43,6 +43,13 @@ feature_token!(
     Vpclmulqdq,
     |f| f.vpclmulqdq
 );
+feature_token!(
+    /// AVX-512 F, BW and VL with the opmask and ZMM state saved by the OS (XCR0 bits 5-7, besides the YMM
+    /// state of bits 1-2). A CPU that has AVX-512 but whose OS does not save that state must not use it.
+    Avx512,
+    |f| f.avx512f && f.avx512bw && f.avx512vl && f.zmm_state && f.ymm_state
+);
+
 /// XCR0 bits of the SSE and AVX (upper YMM) state.
 #[cfg(not(miri))]
 const XCR0_YMM: u64 = 0b110;
