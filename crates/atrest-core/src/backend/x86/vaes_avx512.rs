@@ -45,6 +45,8 @@ pub(crate) struct GcmKey {
     /// `[K(H^16), K(H^15), K(H^14), K(H^13)], [K(H^12)..K(H^9)], ...`: the powers for the 4 registers of a
     /// full stride, lane 0 first.
     powers: [__m512i; VECS],
+    /// The same powers with each lane's halves xored into its low half (Karatsuba's middle operand).
+    powers_x: [__m512i; VECS],
     /// `K(H^16)..K(H^1)` then zeros: `n` trailing blocks are multiplied by the four-lane groups that start
     /// at entry `16 - n`, and the zeros keep the last group's read inside the table.
     tail_powers: [__m128i; 2 * BLOCKS],
@@ -57,6 +59,7 @@ impl Drop for GcmKey {
         self.rk.zeroize();
         self.rk128.zeroize();
         self.powers.zeroize();
+        self.powers_x.zeroize();
         self.tail_powers.zeroize();
     }
 }
@@ -165,15 +168,13 @@ impl GcmKey {
         }
         let group = |v: usize| {
             let t = &table[LANES * v..];
-            _mm512_inserti64x4::<1>(
-                _mm512_castsi256_si512(_mm256_set_m128i(t[1], t[0])),
-                _mm256_set_m128i(t[3], t[2]),
-            )
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(_mm256_set_m128i(t[1], t[0])), _mm256_set_m128i(t[3], t[2]))
         };
         let out = GcmKey {
             rk: core::array::from_fn(|i| _mm512_broadcast_i32x4(rk.keys[i])),
             rk128: rk.keys,
             powers: core::array::from_fn(group),
+            powers_x: core::array::from_fn(|v| fold_halves(group(v))),
             tail_powers: table,
             rounds: rk.rounds,
             _token: token,
@@ -315,13 +316,14 @@ impl GcmKey {
         };
         round!(1);
         let d = _mm512_xor_si512(g(0), _mm512_zextsi128_si512(*acc));
-        let mut w = Wide::mul(d, self.powers[0]);
+        let mut k = Karatsuba::mul(d, self.powers[0], self.powers_x[0]);
         round!(2);
-        w.add(g(1), self.powers[1]);
+        k.add(g(1), self.powers[1], self.powers_x[1]);
         round!(3);
-        w.add(g(2), self.powers[2]);
+        k.add(g(2), self.powers[2], self.powers_x[2]);
         round!(4);
-        w.add(g(3), self.powers[3]);
+        k.add(g(3), self.powers[3], self.powers_x[3]);
+        let w = k.wide();
         round!(5);
         let poly = _mm512_broadcast_i32x4(ghash::from_u128(ghash::GF_POLY));
         let t = _mm512_clmulepi64_epi128::<0x10>(w.lo, poly);
@@ -467,6 +469,49 @@ impl GcmKey {
         ks.zeroize();
         acc
     }
+}
+
+/// A sum of Karatsuba products in four lanes: the middle term still contains `lo + hi`.
+struct Karatsuba {
+    lo: __m512i,
+    mi: __m512i,
+    hi: __m512i,
+}
+
+impl Karatsuba {
+    /// The four lane products `d·h`; `hx` is `fold_halves(h)`.
+    #[target_feature(enable = "avx512f,vpclmulqdq")]
+    #[inline]
+    fn mul(d: __m512i, h: __m512i, hx: __m512i) -> Karatsuba {
+        Karatsuba {
+            lo: _mm512_clmulepi64_epi128::<0x00>(d, h),
+            mi: _mm512_clmulepi64_epi128::<0x00>(fold_halves(d), hx),
+            hi: _mm512_clmulepi64_epi128::<0x11>(d, h),
+        }
+    }
+
+    /// Adds the four lane products `d·h`.
+    #[target_feature(enable = "avx512f,vpclmulqdq")]
+    #[inline]
+    fn add(&mut self, d: __m512i, h: __m512i, hx: __m512i) {
+        self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128::<0x00>(d, h));
+        self.mi = _mm512_xor_si512(self.mi, _mm512_clmulepi64_epi128::<0x00>(fold_halves(d), hx));
+        self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128::<0x11>(d, h));
+    }
+
+    /// The plain unreduced sum.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn wide(self) -> Wide {
+        Wide { lo: self.lo, mi: _mm512_ternarylogic_epi32::<0x96>(self.mi, self.lo, self.hi), hi: self.hi }
+    }
+}
+
+/// Each lane's two 64-bit halves xored into its low half (the middle operand of Karatsuba multiplication).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn fold_halves(a: __m512i) -> __m512i {
+    _mm512_xor_si512(a, _mm512_unpackhi_epi64(a, a))
 }
 
 /// An unreduced sum of 256-bit products in four lanes: `lo + mi·y^64 + hi·y^128` per lane.
