@@ -1,5 +1,6 @@
 //! AEAD throughput on one thread, side by side in one run: atrest on every backend this host supports and on
-//! the auto-selected one, `ring` 0.17 (`LessSafeKey::seal_in_place_separate_tag`), RustCrypto `aes-gcm`
+//! the auto-selected one, `ring` 0.17 (`LessSafeKey::seal_in_place_separate_tag`), `aws-lc-rs` 1 with the
+//! `aws-lc-peer` feature (the same API over AWS-LC, which has a VAES-AVX512 AES-GCM), RustCrypto `aes-gcm`
 //! 0.11 and OpenSSL (through the `openssl` crate, key schedule set up once and reused like the others).
 //! AES-256-GCM seal and open of 4, 16 and 64 KiB with a 14-byte AAD; then XAES-256-GCM sealing 16 KiB pages
 //! with one nonce prefix and a counter suffix, next to plain AES-256-GCM on the same backend.
@@ -51,6 +52,31 @@ impl Impl for Ring {
         let nonce = Nonce::assume_unique_for_key(NONCE);
         let tag = ring::aead::Tag::from(*tag);
         self.0.open_in_place_separate_tag(nonce, Aad::from(AAD), tag, buf, 0..).expect("open");
+    }
+}
+
+/// aws-lc-rs opens in place only with the tag after the ciphertext, so it decrypts from the caller's buffer
+/// into a buffer of its own (allocated once): the same bytes read and written as opening in place. Built with
+/// the `aws-lc-peer` feature.
+#[cfg(feature = "aws-lc-peer")]
+struct AwsLc {
+    key: aws_lc_rs::aead::LessSafeKey,
+    out: Vec<u8>,
+}
+
+#[cfg(feature = "aws-lc-peer")]
+impl Impl for AwsLc {
+    fn seal(&mut self, buf: &mut [u8]) -> [u8; 16] {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let nonce = Nonce::assume_unique_for_key(NONCE);
+        let tag = self.key.seal_in_place_separate_tag(nonce, Aad::from(AAD), buf).expect("seal");
+        tag.as_ref().try_into().expect("16-byte tag")
+    }
+    fn open(&mut self, buf: &mut [u8], tag: &[u8; 16]) {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let nonce = Nonce::assume_unique_for_key(NONCE);
+        self.out.resize(buf.len(), 0);
+        self.key.open_separate_gather(nonce, Aad::from(AAD), buf, tag, &mut self.out).expect("open");
     }
 }
 
@@ -114,6 +140,12 @@ fn contenders() -> Vec<(String, Box<dyn Impl>)> {
     }
     let ring_key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &KEY).expect("ring key"));
     all.push(("ring".into(), Box::new(Ring(ring_key))));
+    #[cfg(feature = "aws-lc-peer")]
+    {
+        let aws_key = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, &KEY).expect("aws-lc-rs key");
+        let key = aws_lc_rs::aead::LessSafeKey::new(aws_key);
+        all.push(("aws-lc-rs".into(), Box::new(AwsLc { key, out: Vec::new() })));
+    }
     all.push(("aes-gcm".into(), Box::new(RustCrypto(aes_gcm::Aes256Gcm::new_from_slice(&KEY).expect("key")))));
     all.push(("openssl".into(), Box::new(OpenSsl::new())));
     all
