@@ -101,7 +101,11 @@ impl Kernel for GcmKey {
         // SAFETY: the key's token proves the target features of both functions.
         unsafe {
             // The frame's usual calls (a short AAD, the length block) take the small inlined path.
-            if blocks.len() <= 32 { self.ghash_short(xi, blocks) } else { self.ghash_bytes(xi, blocks) }
+            if blocks.len() <= 32 {
+                ghash::absorb_short(self.powers[POWERS - 1], xi, blocks)
+            } else {
+                self.ghash_bytes(xi, blocks)
+            }
         }
     }
 
@@ -411,17 +415,6 @@ impl GcmKey {
             mi = _mm256_xor_si256(mi, _mm256_clmulepi64_epi128::<0x10>(d, h));
         }
         reduce(lo, mi, hi)
-    }
-
-    /// Absorbs one or two blocks into the frame's accumulator.
-    #[target_feature(enable = "aes,pclmulqdq,avx,avx2,vaes,vpclmulqdq")]
-    #[inline]
-    fn ghash_short(&self, xi: &mut Xi, data: &[u8]) {
-        debug_assert!(data.len() == 16 || data.len() == 32);
-        let bswap = _mm256_broadcastsi128_si256(aes::load_const(&ghash::BSWAP_MASK));
-        // SAFETY: `data` is readable for its length, one or two blocks.
-        let acc = unsafe { self.ghash_blocks(ghash::load_xi(xi), data.as_ptr(), data.len() / 16, bswap) };
-        ghash::store_xi(xi, acc);
     }
 
     /// Absorbs whole blocks into the frame's accumulator.

@@ -111,7 +111,11 @@ impl Kernel for GcmKey {
         // SAFETY: the key's token proves the target features of both functions.
         unsafe {
             // The frame's usual calls (a short AAD, the length block) take the small inlined path.
-            if blocks.len() <= 32 { self.ghash_short(xi, blocks) } else { self.ghash_bytes(xi, blocks) }
+            if blocks.len() <= 32 {
+                ghash::absorb_short(self.tail_powers[BLOCKS - 1], xi, blocks)
+            } else {
+                self.ghash_bytes(xi, blocks)
+            }
         }
     }
 
@@ -390,20 +394,6 @@ impl GcmKey {
             w.add(block(v), h(v));
         }
         w.reduce()
-    }
-
-    /// Absorbs one or two blocks into the frame's accumulator on 128-bit registers.
-    #[target_feature(enable = "aes,pclmulqdq,ssse3,avx,avx2,avx512f,avx512bw,avx512vl,vaes,vpclmulqdq")]
-    #[inline]
-    fn ghash_short(&self, xi: &mut Xi, data: &[u8]) {
-        debug_assert!(data.len() == 16 || data.len() == 32);
-        let h1 = self.tail_powers[BLOCKS - 1];
-        let mut acc = ghash::load_xi(xi);
-        for block in data.chunks_exact(16) {
-            let d = ghash::reflect(aes::load_const(block.try_into().expect("16 bytes")));
-            acc = ghash::gf_mul(_mm_xor_si128(acc, d), h1);
-        }
-        ghash::store_xi(xi, acc);
     }
 
     /// Absorbs whole blocks into the frame's accumulator.
