@@ -269,7 +269,11 @@ pub fn ingest(
     })
 }
 
-/// `count` random gets (at most `budget` of wall time) of documents `0..docs`, each checked.
+/// Threads that issue random gets at once.
+pub const GET_THREADS: usize = 2;
+
+/// `count` random gets (at most `budget` of wall time) of documents `0..docs` from [`GET_THREADS`] threads,
+/// each checked.
 ///
 /// # Errors
 /// [`BenchError::Store`] on a failed get; [`BenchError::Mismatch`] if a document is missing or differs.
@@ -280,23 +284,44 @@ pub fn random_gets(
     count: u64,
     budget: Duration,
 ) -> Result<GetResult, BenchError> {
-    let mut rng = Rng::new(0x6E75);
-    let mut lat = Vec::with_capacity(count as usize);
     let start = Instant::now();
-    while (lat.len() as u64) < count.max(1) && (lat.is_empty() || start.elapsed() < budget) {
-        let n = rng.below(docs.max(1));
-        let t = Instant::now();
-        let got = bench.store.get(COLLECTION, &doc_id(n)).map_err(store_err("getting documents"))?;
-        lat.push(t.elapsed());
-        match got {
-            Some(doc) if doc == pool.doc(n) => {}
-            Some(_) => {
-                return Err(BenchError::Mismatch(format!("document {} differs from what was written", doc_id(n))));
-            }
-            None => return Err(BenchError::Mismatch(format!("document {} is missing", doc_id(n)))),
-        }
-    }
+    let per_thread = count.max(1).div_ceil(GET_THREADS as u64);
+    let results: Vec<Result<Vec<Duration>, BenchError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..GET_THREADS as u64)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut rng = Rng::new(0x6E75 ^ t);
+                    let mut lat = Vec::with_capacity(per_thread as usize);
+                    while (lat.len() as u64) < per_thread && (lat.is_empty() || start.elapsed() < budget) {
+                        let n = rng.below(docs.max(1));
+                        let t = Instant::now();
+                        let got = bench.store.get(COLLECTION, &doc_id(n)).map_err(store_err("getting documents"))?;
+                        lat.push(t.elapsed());
+                        match got {
+                            Some(doc) if doc == pool.doc(n) => {}
+                            Some(_) => {
+                                return Err(BenchError::Mismatch(format!(
+                                    "document {} differs from what was written",
+                                    doc_id(n)
+                                )));
+                            }
+                            None => return Err(BenchError::Mismatch(format!("document {} is missing", doc_id(n)))),
+                        }
+                    }
+                    Ok(lat)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(BenchError::Worker("a get thread panicked".into()))))
+            .collect()
+    });
     let elapsed = start.elapsed();
+    let mut lat = Vec::new();
+    for r in results {
+        lat.extend(r?);
+    }
     lat.sort();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let pct = |p: f64| us(lat[((lat.len() - 1) as f64 * p).round() as usize]);
@@ -306,7 +331,7 @@ pub fn random_gets(
         mean_us: us(lat.iter().sum::<Duration>()) / lat.len() as f64,
         p50_us: pct(0.5),
         p99_us: pct(0.99),
-        cache: "warm (files just written)".into(),
+        cache: format!("warm (files just written), {GET_THREADS} threads"),
     })
 }
 

@@ -179,6 +179,13 @@ impl PageCodec {
         buf: &mut [u8],
     ) -> Vec<Result<(PageKind, u32), PageError>> {
         let size = self.size.bytes();
+        if buf.len() <= size {
+            // One page (a `get`, a run block): opened here, since handing it to the pool costs more than it.
+            return buf
+                .chunks_exact_mut(size)
+                .map(|page| self.opener.open(page, &self.ctx(file_id, first_page)).map(|p| (p.kind, p.key_id)))
+                .collect();
+        }
         let mut jobs: Vec<OpenJob<'_>> = buf
             .chunks_exact_mut(size)
             .enumerate()

@@ -56,54 +56,33 @@ impl IndexBuf {
 
     /// The newest entry of each key, in key order.
     ///
-    /// A stable radix sort on the hash (four passes of 16 bits) keeps the order of addition among entries
-    /// with the same hash; only groups with one hash (a value many documents share) whose ids are not
-    /// already in order are then sorted by id, which a bulk load in id order never needs.
+    /// Sorts (hash, position) pairs — contiguous, so the sort stays in cache — which orders entries with one
+    /// hash by when they were added. Only groups with one hash (a value many documents share) whose ids are
+    /// not already in order are then sorted by id, which a bulk load in id order never needs.
     fn sorted(&self) -> Vec<&Ent> {
         let n = self.ents.len();
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        let mut tmp: Vec<u32> = vec![0; n];
-        let mut counts = vec![0usize; 1 << 16];
-        for pass in 0..4 {
-            let shift = pass * 16;
-            let digit = |i: u32| ((self.ents[i as usize].hash >> shift) & 0xffff) as usize;
-            counts.iter_mut().for_each(|c| *c = 0);
-            for &i in &order {
-                counts[digit(i)] += 1;
-            }
-            let mut sum = 0;
-            for c in counts.iter_mut() {
-                let here = *c;
-                *c = sum;
-                sum += here;
-            }
-            for &i in &order {
-                let d = digit(i);
-                tmp[counts[d]] = i;
-                counts[d] += 1;
-            }
-            std::mem::swap(&mut order, &mut tmp);
-        }
+        let mut order: Vec<(u64, u32)> = self.ents.iter().enumerate().map(|(i, e)| (e.hash, i as u32)).collect();
+        order.sort_unstable();
         let mut start = 0;
         while start < n {
-            let h = self.ents[order[start] as usize].hash;
+            let h = order[start].0;
             let mut end = start + 1;
-            while end < n && self.ents[order[end] as usize].hash == h {
+            while end < n && order[end].0 == h {
                 end += 1;
             }
             let group = &mut order[start..end];
-            let id = |i: &u32| self.id(&self.ents[*i as usize]);
-            if group.windows(2).any(|w| id(&w[0]) > id(&w[1])) {
+            let id = |p: &(u64, u32)| self.id(&self.ents[p.1 as usize]);
+            if group.len() > 1 && group.windows(2).any(|w| id(&w[0]) > id(&w[1])) {
                 // Stable, so among equal ids the last added stays last.
                 group.sort_by(|a, b| id(a).cmp(id(b)));
             }
             start = end;
         }
         let mut out: Vec<&Ent> = Vec::with_capacity(n);
-        for i in order {
+        for (_, i) in order {
             let e = &self.ents[i as usize];
             match out.last_mut() {
-                Some(l) if l.hash == e.hash && self.id(l) == self.id(e) => *l = e,
+                Some(l) if l.hash == e.hash && l.len == e.len && self.id(l) == self.id(e) => *l = e,
                 _ => out.push(e),
             }
         }

@@ -31,6 +31,7 @@ use crate::error::{Result, StoreError};
 use crate::index::bloom;
 use crate::index::hash::filter_hash;
 use crate::keys::KeyScope;
+use crate::log::aligned::AlignedBuf;
 use crate::pages::{BODY_HEADER, BodyHeader, CONTINUES, PageCodec};
 use crate::storage::{Storage, StorageFile};
 use atrest_core::page::{HEADER_LEN, PageKind};
@@ -107,7 +108,8 @@ pub(crate) struct RunWriter<'a> {
     meta: RunMeta,
     page: usize,
     cap: usize,
-    pending: Vec<u8>,
+    /// Unsealed pages, in a 4096-aligned buffer so they can be written with `O_DIRECT`.
+    pending: AlignedBuf,
     pending_first: u64,
     next_page: u64,
     block: Vec<u8>,
@@ -131,7 +133,9 @@ impl<'a> RunWriter<'a> {
     ) -> Result<RunWriter<'a>> {
         let name = crate::files::run_name(id);
         let io = StoreError::io("creating", storage.describe(&name));
-        let file = storage.open(&name, true).map_err(io)?;
+        // A log-style handle: whole aligned pages written past the page cache, which a run read later goes
+        // through its own cache of opened pages anyway.
+        let file = storage.open_log(&name, true).map_err(io)?;
         file.set_len(0).map_err(StoreError::io("creating", storage.describe(&name)))?;
         let mut index = crate::codec::Enc::new();
         index.u32(0);
@@ -145,7 +149,7 @@ impl<'a> RunWriter<'a> {
             file,
             page: codec.size.bytes(),
             cap: codec.payload_cap(),
-            pending: Vec::with_capacity(WRITE_CHUNK + codec.size.bytes()),
+            pending: AlignedBuf::with_capacity(WRITE_CHUNK + codec.size.bytes()),
             pending_first: 0,
             next_page: 0,
             block: Vec::new(),
@@ -200,8 +204,9 @@ impl<'a> RunWriter<'a> {
     /// Appends one page with `payload` (at most a page's payload) to the pending pages.
     fn emit_page(&mut self, payload: &[u8], flags: u8) -> Result<u64> {
         let start = self.pending.len();
-        self.pending.resize(start + self.page, 0);
-        let body = &mut self.pending[start + HEADER_LEN..start + self.page - atrest_core::page::PAGE_TAG_LEN];
+        self.pending.grow_zeroed(self.page);
+        let page = &mut self.pending.as_mut_slice()[start..start + self.page];
+        let body = &mut page[HEADER_LEN..self.page - atrest_core::page::PAGE_TAG_LEN];
         BodyHeader { used: payload.len(), flags, kind: PageKind::Index, batch: 0, synced: 0 }.write(body);
         body[BODY_HEADER..BODY_HEADER + payload.len()].copy_from_slice(payload);
         let no = self.next_page;
@@ -225,12 +230,12 @@ impl<'a> RunWriter<'a> {
     }
 
     fn write_pending(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+        if self.pending.len() == 0 {
             return Ok(());
         }
-        self.codec.seal_with(&self.sealer, self.meta.id, self.pending_first, &mut self.pending)?;
+        self.codec.seal_with(&self.sealer, self.meta.id, self.pending_first, self.pending.as_mut_slice())?;
         self.file
-            .write_at(&self.pending, self.pending_first * self.page as u64)
+            .write_at(self.pending.as_slice(), self.pending_first * self.page as u64)
             .map_err(StoreError::io("writing", self.storage.describe(&self.name)))?;
         self.pending_first = self.next_page;
         self.pending.clear();
