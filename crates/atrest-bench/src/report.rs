@@ -81,6 +81,28 @@ pub struct Ceiling {
     pub sealing_share: f64,
 }
 
+/// Durable ingest at a glance.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestSummary {
+    /// Cores the process kept busy during ingest with indexing off (CPU seconds over wall seconds).
+    pub cores_busy: f64,
+    /// Documents MB/s with indexing off.
+    pub doc_mb_s: f64,
+    /// Documents MB/s with the default indexing (every scalar).
+    pub indexed_doc_mb_s: f64,
+}
+
+/// Random gets at a glance.
+#[derive(Debug, Clone, Serialize)]
+pub struct GetsSummary {
+    /// Gets per second from the get threads together.
+    pub per_s: f64,
+    /// 99th percentile latency, microseconds.
+    pub p99_us: f64,
+    /// Threads issuing gets.
+    pub threads: usize,
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -96,6 +118,10 @@ pub struct Report {
     pub disk: DiskRates,
     /// Store over disk.
     pub ratios: Ratios,
+    /// The headline ingest figures.
+    pub ingest: IngestSummary,
+    /// The headline get figures.
+    pub gets: GetsSummary,
     /// The CPU-bound ceiling, if a RAM file system was available.
     pub cpu_ceiling: Option<Ceiling>,
     /// Where the time goes and what limits the store.

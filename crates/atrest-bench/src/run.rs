@@ -176,9 +176,18 @@ pub fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         page_bytes: opts.page_size.bytes(),
         docs: ingest.docs,
     };
+    let ingest_summary = crate::report::IngestSummary {
+        cores_busy: ingest.cpu_seconds / ingest.seconds.max(1e-9),
+        doc_mb_s: ingest.doc_mb_s,
+        indexed_doc_mb_s: indexed.doc_mb_s,
+    };
+    let gets_summary =
+        crate::report::GetsSummary { per_s: gets.gets_per_s, p99_us: gets.p99_us, threads: store_run::GET_THREADS };
     Ok(Report {
         machine,
         run,
+        ingest: ingest_summary,
+        gets: gets_summary,
         backends,
         store: StoreRates { ingest_no_index: ingest, ingest_default_index: indexed, gets, scan },
         disk,

@@ -52,6 +52,9 @@ fn tiny_run_reports_every_required_number() {
     positive(&json, "/store/gets/gets_per_s");
     positive(&json, "/store/gets/p99_us");
     positive(&json, "/store/scan/doc_mb_s");
+    for headline in ["/gets/per_s", "/gets/p99_us", "/ingest/cores_busy", "/ingest/indexed_doc_mb_s"] {
+        positive(&json, headline);
+    }
     positive(&json, "/store/scan/stored_mb_s");
     assert_eq!(json["store"]["scan"]["docs"], json["store"]["ingest_no_index"]["docs"]);
     positive(&json, "/disk/write_fdatasync_mb_s");
