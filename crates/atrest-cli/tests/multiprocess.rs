@@ -88,3 +88,30 @@ fn concurrent_processes_lose_nothing_acknowledged() {
     ok(atrest(home.path(), &["--data", &d, "--key-file", &k, "verify"], None));
     eprintln!("{} puts acknowledged, {refused} refused as in use, {reads} reads", acked.len());
 }
+
+/// A backup of a store that another process owns is refused with the in-use error, never a partial copy.
+#[test]
+fn backup_of_a_store_owned_by_another_process_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let (d, k) = init_store(home.path(), "4");
+    let mut owner = std::process::Command::new(env!("CARGO_BIN_EXE_atrest"))
+        .args(["--data", &d, "--key-file", &k, "soak", "c", "s"])
+        .env("XDG_CONFIG_HOME", home.path().join("cfg"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the owner has acknowledged a write: it holds the directory from then on.
+    let mut out = std::io::BufReader::new(owner.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("acked"), "{line}");
+    let target = home.path().join("backups");
+    let o = atrest(home.path(), &["--data", &d, "--key-file", &k, "backup", target.to_str().unwrap()], None);
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains(IN_USE) && err.contains("atrest soak"), "{err}");
+    let copied = std::fs::read_dir(&target).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(copied, 0, "a refused backup wrote to its target");
+}
