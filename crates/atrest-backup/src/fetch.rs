@@ -44,6 +44,32 @@ pub fn read_backup_header(target: &Target, id: Option<&str>) -> Result<crate::ma
     read_header(&object, &bytes)
 }
 
+/// The key provider the keyring of backup `id` (default: the newest) records, in the one-string form of
+/// [`atrest_keys::ProviderSpec`]: where restore and verify-backup find the master key when none is named.
+/// `None` for a keyring that records none. Read before any key is at hand, so not yet authenticated: a
+/// provider that does not hold the keyring's master key fails its check values when the keyring is opened.
+///
+/// # Errors
+/// [`BackupError::Damaged`] when the keyring's chunks are missing or altered; [`BackupError::Keys`] for an
+/// undecodable keyring; target errors.
+pub fn recorded_provider(target: &Target, id: Option<&str>) -> Result<Option<String>> {
+    let header = read_backup_header(target, id)?;
+    let mut bytes = Vec::new();
+    let mut problems = Vec::new();
+    for c in &header.keyring {
+        let object = c.digest.object_name();
+        match target.get(&object)? {
+            Some(b) if Digest::of(&b) == c.digest => bytes.extend_from_slice(&b),
+            Some(_) => problems.push(Problem { file: KEYRING_NAME.into(), object, kind: ProblemKind::Altered }),
+            None => problems.push(Problem { file: KEYRING_NAME.into(), object, kind: ProblemKind::Missing }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BackupError::Damaged { id: header.id, problems });
+    }
+    Ok(Keyring::recorded_provider_in(Path::new(KEYRING_NAME), &bytes)?)
+}
+
 /// A backup whose manifest and keyring have been read and opened.
 pub(crate) struct Opened {
     pub(crate) manifest: BackupManifest,
@@ -75,6 +101,9 @@ pub(crate) fn open_backup(
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
+    // Read before opening: opening records the provider that answered, which rewrites the file.
+    let on_disk =
+        std::fs::read(&path).map_err(|source| BackupError::Io { op: "reading", path: path.clone(), source })?;
     let keyring = Arc::new(Keyring::open(dir, provider, Arc::new(SystemClock))?);
     let manifest = match crate::manifest::open(&object, &bytes, &keyring) {
         Ok(m) => m,
@@ -88,8 +117,6 @@ pub(crate) fn open_backup(
         Err(e) => return Err(e),
     };
     let entry = manifest.keyring().expect("an opened manifest has a keyring");
-    let on_disk =
-        std::fs::read(&path).map_err(|source| BackupError::Io { op: "reading", path: path.clone(), source })?;
     if Digest::of(&on_disk) != entry.digest {
         return Ok(Err(vec![Problem {
             file: KEYRING_NAME.into(),

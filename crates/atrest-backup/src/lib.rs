@@ -41,7 +41,7 @@ mod verify;
 
 pub use digest::Digest;
 pub use error::{BackupError, Result};
-pub use fetch::read_backup_header;
+pub use fetch::{read_backup_header, recorded_provider};
 pub use restore::{RestoreReport, restore};
 pub use retention::{PrunePlan, plan as plan_retention, prune};
 pub use schedule::{RunReport, Schedule, StopSignal, parse_interval, run_schedule};

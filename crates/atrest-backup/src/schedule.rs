@@ -117,19 +117,8 @@ pub fn run_schedule(
 /// # Errors
 /// [`BackupError::Config`] naming the text.
 pub fn parse_interval(text: &str) -> Result<Duration> {
-    let bad = || BackupError::Config(format!("interval {text:?}: expected a number and a unit (ms, s, m, h, d)"));
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(secs).map(Duration::from_secs).ok_or_else(bad)
+    atrest_keys::parse_duration(text)
+        .ok_or_else(|| BackupError::Config(format!("interval {text:?}: expected a number and a unit (ms, s, m, h, d)")))
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! `backup`, `restore` and `verify-backup`: argument handling around atrest-backup, which holds the logic.
 
-use atrest_backup::{BackupError, Schedule, StopSignal, Target, parse_interval, read_backup_header, run_schedule};
-use atrest_keys::{KeyProvider, LocalKeyFileProvider, default_key_file_path};
+use atrest_backup::{
+    BackupError, Schedule, StopSignal, Target, parse_interval, read_backup_header, recorded_provider, run_schedule,
+};
 use atrest_store::Store;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
+
+use crate::keys::KeyArgs;
 
 use crate::output::outln;
 
@@ -44,11 +46,11 @@ fn err(e: BackupError) -> String {
 
 /// `atrest --data DIR backup TARGET [--every INTERVAL] [--keep N] [--count N]`. Until killed with --every
 /// (a backup cut short leaves only unreferenced chunks: its manifest is written last).
-pub fn backup(store: Store, data: &Path, key_file: Option<&Path>, args: BackupArgs) -> Result<(), String> {
+pub fn backup(store: Store, data: &Path, args: BackupArgs) -> Result<(), String> {
     let target = Target::open(&args.target).map_err(err)?;
     target.refuse_inside(data).map_err(err)?;
     // Retention may need the master key to open a kept manifest whose store key a rekey has destroyed.
-    let provider = provider(key_file, &store.format().store_id, data)?;
+    let provider = store.keys().provider().clone();
     let every = args.every.as_deref().map(parse_interval).transpose().map_err(err)?;
     let schedule = Schedule {
         every: every.unwrap_or(std::time::Duration::from_secs(1)),
@@ -89,23 +91,14 @@ pub fn backup(store: Store, data: &Path, key_file: Option<&Path>, args: BackupAr
     }
 }
 
-/// The master key provider for a backup of store `store_id`: `--key-file`, else the default key file of that
-/// store. `beside` is where the key file must not be (the restore destination, or a local target).
-fn provider(key_file: Option<&Path>, store_id: &[u8; 16], beside: &Path) -> Result<Arc<dyn KeyProvider>, String> {
-    let hex: String = store_id.iter().map(|b| format!("{b:02x}")).collect();
-    let path: PathBuf = match key_file {
-        Some(p) => p.to_owned(),
-        None => default_key_file_path(&hex).ok_or("no --key-file given and neither XDG_CONFIG_HOME nor HOME is set")?,
-    };
-    Ok(Arc::new(LocalKeyFileProvider::open(&path, beside).map_err(|e| e.to_string())?))
-}
-
-/// `atrest --data NEWDIR restore TARGET [--backup ID]`.
-pub fn restore(dest: &Path, key_file: Option<&Path>, args: ReadArgs) -> Result<(), String> {
+/// `atrest --data NEWDIR restore TARGET [--backup ID]`, with the master key from the provider named (another
+/// provider holding the same key, say), else the one the backup's keyring records.
+pub fn restore(dest: &Path, keys: &KeyArgs, args: ReadArgs) -> Result<(), String> {
     let target = Target::open_existing(&args.target).map_err(err)?;
     let header = read_backup_header(&target, args.backup.as_deref()).map_err(err)?;
+    let recorded = recorded_provider(&target, Some(&header.id)).map_err(err)?;
     // The destination is created by the restore itself, which removes it again if the restore fails.
-    let provider = provider(key_file, &header.store_id, dest)?;
+    let provider = keys.provider(recorded, &header.store_id, dest)?;
     let r = atrest_backup::restore(&target, Some(&header.id), dest, provider).map_err(err)?;
     outln!(
         "restored backup {} into {}: {} files, {} bytes, {} pages opened ({} shredded)",
@@ -120,12 +113,13 @@ pub fn restore(dest: &Path, key_file: Option<&Path>, args: ReadArgs) -> Result<(
 }
 
 /// `atrest verify-backup TARGET [--backup ID]`: every problem on its own line, non-zero exit if any.
-pub fn verify(key_file: Option<&Path>, args: &ReadArgs) -> Result<(), String> {
+pub fn verify(keys: &KeyArgs, args: &ReadArgs) -> Result<(), String> {
     let target = Target::open_existing(&args.target).map_err(err)?;
     let header = read_backup_header(&target, args.backup.as_deref()).map_err(err)?;
+    let recorded = recorded_provider(&target, Some(&header.id)).map_err(err)?;
     let local = Path::new(&args.target);
     let beside = if local.is_dir() { local.to_owned() } else { std::env::temp_dir() };
-    let provider = provider(key_file, &header.store_id, &beside)?;
+    let provider = keys.provider(recorded, &header.store_id, &beside)?;
     match atrest_backup::verify_backup(&target, Some(&header.id), provider) {
         Ok(r) => {
             outln!(

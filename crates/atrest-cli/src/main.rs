@@ -23,9 +23,8 @@ struct Cli {
     /// The data directory.
     #[arg(long, global = true, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// The master key file (default: $XDG_CONFIG_HOME/atrest/keys/<store-id>.key, outside the data directory).
-    #[arg(long, global = true, value_name = "PATH")]
-    key_file: Option<PathBuf>,
+    #[command(flatten)]
+    keys: keys::KeyArgs,
     /// Threads for sealing and opening pages (0: one per core; at most 1024).
     #[arg(long, global = true, default_value_t = 0, value_parser = parse_threads)]
     threads: usize,
@@ -35,11 +34,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Creates a new store and its key file.
+    /// Creates a new store, and its master key where the key service does not hold it yet.
     Init {
         /// Page size in KiB (4, 8, 16, 32 or 64).
         #[arg(long, default_value_t = 16)]
         page_kib: usize,
+        /// The master key's id in the key service (default master-1); made there if missing.
+        #[arg(long, value_name = "ID")]
+        master_key: Option<String>,
     },
     /// Creates a collection with an indexing policy (put and import create missing ones with `all`).
     Create {
@@ -174,6 +176,10 @@ enum Command {
         collection: String,
         /// Id prefix.
         prefix: String,
+        /// Go on after a failed write (printing `failed I: ERROR`), and read an early document back after
+        /// each write (printing `read-failed: ERROR` when that fails): for key-service outage tests.
+        #[arg(long)]
+        keep_going: bool,
     },
 }
 
@@ -260,7 +266,7 @@ fn policy(s: &str) -> IndexPolicy {
 
 fn run(cli: Cli) -> Result<(), String> {
     if let Command::VerifyBackup(args) = &cli.command {
-        return backup::verify(cli.key_file.as_deref(), args);
+        return backup::verify(&cli.keys, args);
     }
     // `bench` needs no store: without --data it runs in the system temp dir.
     if let Command::Bench { size, json, docs } = cli.command {
@@ -270,7 +276,7 @@ fn run(cli: Cli) -> Result<(), String> {
         };
     }
     let data = cli.data.clone().ok_or("no data directory: pass --data DIR")?;
-    let key_file = cli.key_file.as_deref();
+    let key_args = &cli.keys;
     let threads = cli.threads;
     // The lock file records who owns the directory, so a second command can say who it is waiting for.
     // Only the subcommand's name: the lock file is plaintext, and arguments can be user data.
@@ -285,19 +291,28 @@ fn run(cli: Cli) -> Result<(), String> {
         c.threads = threads;
         c.owner = owner.clone();
     };
-    let open = || keys::open(&data, key_file, tune);
+    let open = || keys::open(&data, key_args, tune);
     let e = |e: atrest_store::StoreError| e.to_string();
     match cli.command {
-        Command::Init { page_kib } => {
+        Command::Init { page_kib, master_key } => {
             let size = atrest_core::page::PageSize::new(page_kib * 1024).map_err(|e| e.to_string())?;
-            let (store, path) = keys::init(&data, key_file, |c| {
+            let made = keys::init(&data, key_args, master_key.as_deref(), |c| {
                 c.threads = threads;
                 c.page_size = size;
             })?;
-            let id = store.format().store_id_hex();
-            store.close().map_err(e)?;
+            let id = made.store.format().store_id_hex();
+            made.store.close().map_err(e)?;
             outln!("created store {id} in {}", data.display());
-            outln!("key file: {} (keep it, and a backup of it, outside the data directory)", path.display());
+            match made.key_file {
+                Some(path) => {
+                    outln!("key file: {} (keep it, and a backup of it, outside the data directory)", path.display())
+                }
+                None => outln!(
+                    "master key: {} {}",
+                    made.provider,
+                    if made.new_master_key { "(made now)" } else { "(found there)" }
+                ),
+            }
             Ok(())
         }
         Command::Create { collection, index } => {
@@ -426,9 +441,9 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Info => info(open()?),
-        Command::Backup(args) => backup::backup(open()?, &data, key_file, args),
-        Command::Restore(args) => backup::restore(&data, key_file, args),
-        Command::VerifyBackup(args) => backup::verify(key_file, &args),
+        Command::Backup(args) => backup::backup(open()?, &data, args),
+        Command::Restore(args) => backup::restore(&data, key_args, args),
+        Command::VerifyBackup(args) => backup::verify(key_args, &args),
         Command::Bench { .. } => unreachable!("handled before the store is opened"),
         Command::Export { collection } => {
             let s = open()?;
@@ -441,7 +456,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let _ = out.flush();
             Ok(())
         }
-        Command::Soak { collection, prefix } => soak(open()?, &collection, &prefix),
+        Command::Soak { collection, prefix, keep_going } => soak(open()?, &collection, &prefix, keep_going),
     }
 }
 
@@ -466,20 +481,31 @@ fn one_line(doc: Vec<u8>) -> Vec<u8> {
     serde_json::from_slice::<serde_json::Value>(&doc).map(|v| v.to_string().into_bytes()).unwrap_or(doc)
 }
 
-fn soak(s: Store, collection: &str, prefix: &str) -> Result<(), String> {
+fn soak(s: Store, collection: &str, prefix: &str, keep_going: bool) -> Result<(), String> {
     s.ensure_collection(collection).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     let doc = |i: u64| format!(r#"{{"p":"{prefix}","i":{i},"pad":"{}"}}"#, "s".repeat((i as usize * 37) % 3000));
     for i in 0u64.. {
-        let ids: Vec<String> = if i % 5 == 0 {
+        let written = if i % 5 == 0 {
             let batch: Vec<_> = (0..20).map(|j| (format!("{prefix}-{i}-{j}"), doc(i).into_bytes())).collect();
             let ids = batch.iter().map(|b| b.0.clone()).collect();
-            s.put_many(collection, batch).map_err(|e| e.to_string())?;
-            ids
+            s.put_many(collection, batch).map(|()| ids)
         } else {
             let id = format!("{prefix}-{i}");
-            s.put(collection, &id, doc(i).into_bytes()).map_err(|e| e.to_string())?;
-            vec![id]
+            s.put(collection, &id, doc(i).into_bytes()).map(|()| vec![id])
+        };
+        if keep_going && let Err(e) = s.get(collection, &format!("{prefix}-1")) {
+            writeln!(out, "read-failed: {e}").map_err(|e| e.to_string())?;
+        }
+        let ids = match written {
+            Ok(ids) => ids,
+            Err(e) if keep_going => {
+                writeln!(out, "failed {i}: {e}").map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())?;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
         };
         for id in ids {
             writeln!(out, "acked {id} {i}").map_err(|e| e.to_string())?;

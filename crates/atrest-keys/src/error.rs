@@ -78,6 +78,25 @@ pub enum KeyError {
         /// What is wrong with it.
         reason: String,
     },
+    /// No key provider was named and the keyring records none (written before keyrings recorded it).
+    #[error(
+        "no key provider given, and keyring {keyring} records none; name the provider that holds the master key \
+         (--keys file:PATH, pkcs11:MODULE?token=LABEL&pin-file=PATH or kmip://HOST:PORT?cert=…&key=…&ca=…)"
+    )]
+    NoProvider {
+        /// The keyring.
+        keyring: PathBuf,
+    },
+    /// A keys configuration file cannot be used.
+    #[error("keys configuration {path} line {line}: {reason}")]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (0: the file as a whole).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A master key with this id already exists, so it is not created again.
     #[error("master key {master_key:?} already exists in key provider {provider}")]
     MasterKeyExists {

@@ -38,6 +38,7 @@ mod atomic;
 mod clock;
 mod error;
 mod keyring;
+mod open;
 mod provider;
 mod secret;
 
@@ -46,6 +47,7 @@ pub use error::{KeyError, Result};
 pub use keyring::{
     EntryInfo, KEYRING_FILE, KeyState, Keyring, KeyringOptions, MasterKeyRotation, ReferenceCheck, Scope, ScopeName,
 };
+pub use open::{KeysConfig, ProviderSpec, open_keyring, parse_duration};
 pub use provider::{
     InsecureMemoryProvider, KeyProvider, LocalKeyFileProvider, ProviderHealth, RetryPolicy, Retrying, SimulatedFault,
     Sleeper, ThreadSleeper, default_key_file_path,
@@ -53,7 +55,7 @@ pub use provider::{
 #[cfg(feature = "kmip")]
 pub use provider::{KmipConfig, KmipProvider, KmipWrapMethod, KmipWrapping};
 #[cfg(feature = "pkcs11")]
-pub use provider::{Pkcs11Config, Pkcs11Provider};
+pub use provider::{PinSource, Pkcs11Config, Pkcs11Provider};
 pub use secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};
 
 /// The README's Rust examples (the AEAD, and keys to pages), compiled and run as doctests here, where both

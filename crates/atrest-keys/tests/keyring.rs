@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use atrest_keys::{KeyError, KeyProvider, KeyState, Keyring, KeyringOptions, MasterKeyMaterial, Scope, SimulatedFault};
+use atrest_keys::{
+    InsecureMemoryProvider, KeyError, KeyProvider, KeyState, Keyring, KeyringOptions, MasterKeyMaterial, Scope,
+    SimulatedFault,
+};
 use common::{Fixture, T0, contains, mid, rewrite_keyring};
 
 #[test]
@@ -412,4 +415,77 @@ fn destroying_an_active_key_gives_its_scope_a_fresh_one() {
     assert_ne!(fresh_key.expose_secret(), key.expose_secret());
     assert!(matches!(f.keyring.key(id), Err(KeyError::KeyDestroyed { .. })));
     assert!(f.reopen().is_ok());
+}
+
+/// A provider whose unwrap hangs while told to, as a key service that accepts a request and never answers.
+#[derive(Debug)]
+struct Hanging {
+    inner: InsecureMemoryProvider,
+    hang: std::sync::Mutex<bool>,
+    released: std::sync::Condvar,
+    entered: std::sync::atomic::AtomicBool,
+}
+
+impl KeyProvider for Hanging {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn describe(&self) -> String {
+        "hanging test provider".into()
+    }
+    fn master_key_ids(&self) -> atrest_keys::Result<Vec<atrest_keys::MasterKeyId>> {
+        self.inner.master_key_ids()
+    }
+    fn create_master_key(&self, id: &atrest_keys::MasterKeyId) -> atrest_keys::Result<()> {
+        self.inner.create_master_key(id)
+    }
+    fn wrap(&self, m: &atrest_keys::MasterKeyId, k: &atrest_keys::DataKey, aad: &[u8]) -> atrest_keys::Result<Vec<u8>> {
+        self.inner.wrap(m, k, aad)
+    }
+    fn unwrap(&self, m: &atrest_keys::MasterKeyId, w: &[u8], aad: &[u8]) -> atrest_keys::Result<atrest_keys::DataKey> {
+        let mut hang = self.hang.lock().unwrap();
+        self.entered.store(*hang, std::sync::atomic::Ordering::SeqCst);
+        while *hang {
+            hang = self.released.wait(hang).unwrap();
+        }
+        drop(hang);
+        self.inner.unwrap(m, w, aad)
+    }
+    fn retire_master_key(&self, id: &atrest_keys::MasterKeyId) -> atrest_keys::Result<()> {
+        self.inner.retire_master_key(id)
+    }
+}
+
+#[test]
+fn a_key_service_that_hangs_fails_waiting_callers_closed() {
+    let provider = Arc::new(Hanging {
+        inner: InsecureMemoryProvider::with_master_key(&mid("m1")).unwrap(),
+        hang: std::sync::Mutex::new(false),
+        released: std::sync::Condvar::new(),
+        entered: Default::default(),
+    });
+    let clock = Arc::new(atrest_keys::ManualClock::new(T0));
+    let options = KeyringOptions { lease: Duration::from_secs(4) };
+    let keyring = Arc::new(Keyring::in_memory(provider.clone(), &mid("m1"), clock.clone(), options).unwrap());
+    let (id, _) = keyring.active_key(Scope::Store).unwrap();
+    clock.advance(Duration::from_secs(5));
+    *provider.hang.lock().unwrap() = true;
+    let first = {
+        let keyring = keyring.clone();
+        std::thread::spawn(move || keyring.key(id).map(|_| ()))
+    };
+    eventually("the first caller is inside the provider", || {
+        provider.entered.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    let started = std::time::Instant::now();
+    let err = keyring.key(id).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
+    assert!(
+        matches!(&err, KeyError::KeyServiceUnavailable { reason, .. } if reason.contains("not been answered")),
+        "{err}"
+    );
+    *provider.hang.lock().unwrap() = false;
+    provider.released.notify_all();
+    first.join().unwrap().unwrap();
+    keyring.key(id).unwrap();
 }

@@ -9,150 +9,25 @@
 //! Get fallback, an unreachable server and a restart.
 
 mod common;
+#[path = "support/services.rs"]
+mod services;
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use atrest_keys::{
     DataKey, KeyError, KeyProvider, Keyring, KmipConfig, KmipProvider, KmipWrapMethod, KmipWrapping, ManualClock, Scope,
 };
 use common::{T0, contains, mid};
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
-
-fn pykmip_server() -> PathBuf {
-    if let Some(p) = std::env::var_os("ATREST_PYKMIP_SERVER").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        let venv = Path::new(&home).join(".cache/atrest/pykmip/bin/pykmip-server");
-        if venv.exists() {
-            return venv;
-        }
-    }
-    if let Some(found) = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("pykmip-server")).find(|p| p.exists()))
-    {
-        return found;
-    }
-    panic!(
-        "pykmip-server not found: install PyKMIP (scripts/test.d/07-pykmip.sh makes a virtual environment in \
-         ~/.cache/atrest/pykmip with `pip install pykmip`), or set ATREST_PYKMIP_SERVER to the server script"
-    );
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate (PyKMIP requires the client-auth
-/// extended key usage and a common name, its client identity), written as PEM files into `dir`.
-fn certificates(dir: &Path, ca_name: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf, PathBuf) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, ca_name);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_params(&ca, &ca_key);
-    let leaf = |sans: Vec<String>, cn: &str, eku| {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(sans).unwrap();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages = vec![eku];
-        (p.signed_by(&key, &issuer).unwrap().pem(), key.serialize_pem())
-    };
-    let (server_pem, server_key) = leaf(vec!["127.0.0.1".into()], "127.0.0.1", ExtendedKeyUsagePurpose::ServerAuth);
-    let (client_pem, client_key) = leaf(vec![], "atrest-test", ExtendedKeyUsagePurpose::ClientAuth);
-    let write = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    (
-        write(&format!("{ca_name}.pem"), &ca_cert.pem()),
-        write(&format!("{ca_name}-server.pem"), &server_pem),
-        write(&format!("{ca_name}-server.key"), &server_key),
-        write(&format!("{ca_name}-client.pem"), &client_pem),
-        write(&format!("{ca_name}-client.key"), &client_key),
-    )
-}
-
-/// A running `pykmip-server` in its own process group (it forks a policy monitor), whose whole group is killed
-/// on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    conf: PathBuf,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(conf: &Path, log: &Path, port: u16) -> Server {
-        let child = Command::new(pykmip_server())
-            .args(["-f", conf.to_str().unwrap(), "-l", log.to_str().unwrap()])
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pykmip-server starts");
-        let mut s = Server { child, port, conf: conf.to_owned(), log: log.to_owned() };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = s.child.try_wait().unwrap() {
-                panic!("pykmip-server exited ({status}): {}", std::fs::read_to_string(log).unwrap_or_default());
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "pykmip-server did not listen on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        s
-    }
-
-    fn stop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn restart(&mut self) {
-        self.stop();
-        *self = Server::start(&self.conf.clone(), &self.log.clone(), self.port);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use services::{PyKmip, certificates};
 
 #[test]
 fn kmip_provider_against_pykmip() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (ca, server_pem, server_key, client_pem, client_key) = certificates(d, "ca");
-    std::fs::create_dir(d.join("policies")).unwrap();
-    let port = free_port();
-    let conf = d.join("server.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[server]\nhostname=127.0.0.1\nport={port}\ncertificate_path={}\nkey_path={}\nca_path={}\n\
-             auth_suite=TLS1.2\npolicy_path={}\nenable_tls_client_auth=True\nlogging_level=INFO\n\
-             database_path={}\n",
-            server_pem.display(),
-            server_key.display(),
-            ca.display(),
-            d.join("policies").display(),
-            d.join("pykmip.sqlite").display()
-        ),
-    )
-    .unwrap();
-    let mut server = Server::start(&conf, &d.join("server.log"), port);
+    let kmip = PyKmip::start(d);
+    let (ca, client_pem, client_key, port) =
+        (kmip.certs.ca.clone(), kmip.certs.client_pem.clone(), kmip.certs.client_key.clone(), kmip.server.port);
+    let mut server = kmip.server;
     let url = |extra: &str| {
         format!(
             "kmip://127.0.0.1:{port}?cert={}&key={}&ca={}&timeout=5{extra}",
@@ -243,10 +118,10 @@ fn kmip_provider_against_pykmip() {
     assert_eq!(keyring.key(id).unwrap().expose_secret(), dek.expose_secret());
 
     // A client certificate from another CA is turned away in the handshake; missing files are a config error.
-    let (_, _, _, other_pem, other_key) = certificates(d, "other");
+    let other = certificates(d, "other");
     let mut cfg = KmipConfig::parse(&url("")).unwrap();
-    cfg.cert = other_pem;
-    cfg.key = other_key;
+    cfg.cert = other.client_pem;
+    cfg.key = other.client_key;
     let err = KmipProvider::connect(cfg.clone()).unwrap_err();
     assert!(matches!(err, KeyError::ProviderUnreachable { .. }), "{err}");
     cfg.cert = d.join("missing.pem");

@@ -7,6 +7,8 @@
 //! install (scripts/test.d/05-packages.sh installs it).
 
 mod common;
+#[path = "support/services.rs"]
+mod services;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,65 +16,28 @@ use std::sync::Arc;
 
 use atrest_keys::{DataKey, KeyError, KeyProvider, Keyring, ManualClock, Pkcs11Config, Pkcs11Provider, Scope};
 use common::{T0, contains, mid, rewrite_keyring};
+use services::SoftHsm;
 use zeroize::Zeroizing;
 
 const TOKEN: &str = "atrest-test";
 const PIN: &str = "20461";
 const SO_PIN: &str = "93177";
 
-/// The SoftHSM2 module, from the usual Debian paths or from the package's file list.
-fn softhsm_module() -> PathBuf {
-    let candidates = [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-    ];
-    if let Some(found) = candidates.iter().map(PathBuf::from).find(|p| p.exists()) {
-        return found;
-    }
-    for package in ["libsofthsm2", "softhsm2"] {
-        if let Ok(out) = Command::new("dpkg").args(["-L", package]).output() {
-            let list = String::from_utf8_lossy(&out.stdout).into_owned();
-            if let Some(line) = list.lines().find(|l| l.ends_with("/libsofthsm2.so") && Path::new(l).exists()) {
-                return PathBuf::from(line);
-            }
-        }
-    }
-    panic!(
-        "SoftHSM2 is not installed: no libsofthsm2.so found. Install the Debian package `softhsm2` \
-         (apt-get install softhsm2; scripts/test.d/05-packages.sh does this before the workspace tests)"
-    );
-}
-
 fn config(module: &Path, pin: &str) -> Pkcs11Config {
     Pkcs11Config {
         module: module.to_owned(),
         token_label: TOKEN.to_owned(),
         pin: Zeroizing::new(pin.to_owned()),
+        pin_source: None,
         destroy_retired_master_keys: true,
     }
 }
 
 #[test]
 fn pkcs11_softhsm() {
-    let module = softhsm_module();
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-    )
-    .unwrap();
-    let init = Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args(["--init-token", "--free", "--label", TOKEN, "--so-pin", SO_PIN, "--pin", PIN])
-        .output()
-        .expect("softhsm2-util (Debian package softhsm2) must be installed");
-    assert!(init.status.success(), "softhsm2-util --init-token failed: {}", String::from_utf8_lossy(&init.stderr));
-
+    let hsm = SoftHsm::new(dir.path(), TOKEN, PIN, SO_PIN);
+    let (conf, module) = (hsm.conf, hsm.module);
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "pkcs11_softhsm_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("SOFTHSM2_CONF", &conf)

@@ -8,8 +8,14 @@ use std::process::{Command, Output, Stdio};
 /// Runs `atrest` with `home` as its HOME and XDG config root (so default key files land in the test's
 /// directory), feeding `stdin` if given.
 pub fn atrest(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    atrest_env(home, &[], args, stdin)
+}
+
+/// [`atrest`] with more environment variables (`SOFTHSM2_CONF` for a test's own token).
+pub fn atrest_env(home: &Path, env: &[(&str, &std::ffi::OsStr)], args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_atrest"));
     c.args(args).env("XDG_CONFIG_HOME", home.join("cfg")).env("HOME", home).stdin(Stdio::piped());
+    c.envs(env.iter().copied());
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     let mut input = child.stdin.take().unwrap();

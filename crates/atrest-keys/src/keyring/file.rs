@@ -13,6 +13,10 @@
 //! sha3-256 <64 hex digits>
 //! ```
 //!
+//! `provider_locator` (format version 3, written only when present) names the provider in the one-string form
+//! of [`crate::ProviderSpec`] (`file:…`, `pkcs11:…`, `kmip://…`): paths and names, no secret. It tells `open`,
+//! `restore` and `verify-backup` where the master key is; it is a hint, checked by the check values below.
+//!
 //! `checks` holds one *check value* per master key in use: an all-zero key wrapped under that master key, which
 //! tells a wrong master key apart from a tampered entry.
 
@@ -31,6 +35,8 @@ const FORMAT: &str = "atrest-keyring";
 /// while it holds none, so older readers keep reading it, and version 1 files are always read.
 const VERSION: u32 = 1;
 const VERSION_NAMED_SCOPES: u32 = 2;
+/// Version 3 adds the provider locator; written only when the keyring records one.
+const VERSION_LOCATOR: u32 = 3;
 const CHECKSUM_TAG: &str = "sha3-256 ";
 
 /// The decoded keyring.
@@ -38,6 +44,8 @@ const CHECKSUM_TAG: &str = "sha3-256 ";
 pub(crate) struct KeyringData {
     /// Provider kind the keyring was made with.
     pub(crate) provider: String,
+    /// The provider in its one-string form, when known.
+    pub(crate) locator: Option<String>,
     /// The master key new data keys are wrapped under.
     pub(crate) master_key: MasterKeyId,
     /// The next data key id to hand out; ids start at 1 and are never reused.
@@ -54,6 +62,8 @@ struct Body {
     format: String,
     version: u32,
     provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provider_locator: Option<String>,
     master_key: String,
     next_id: u32,
     checks: Vec<CheckJson>,
@@ -85,12 +95,15 @@ struct EntryJson {
 pub(crate) fn encode(data: &KeyringData) -> Vec<u8> {
     let body = Body {
         format: FORMAT.to_owned(),
-        version: if data.entries.iter().any(|e| matches!(e.info.scope, Scope::Named(_))) {
+        version: if data.locator.is_some() {
+            VERSION_LOCATOR
+        } else if data.entries.iter().any(|e| matches!(e.info.scope, Scope::Named(_))) {
             VERSION_NAMED_SCOPES
         } else {
             VERSION
         },
         provider: data.provider.clone(),
+        provider_locator: data.locator.clone(),
         master_key: data.master_key.to_string(),
         next_id: data.next_id,
         checks: data
@@ -140,8 +153,11 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<KeyringData> {
         return Err(corrupt("checksum mismatch: the file was damaged or partly written".to_owned()));
     }
     let body: Body = serde_json::from_slice(body).map_err(|e| corrupt(format!("undecodable body: {e}")))?;
-    if body.format != FORMAT || !(VERSION..=VERSION_NAMED_SCOPES).contains(&body.version) {
+    if body.format != FORMAT || !(VERSION..=VERSION_LOCATOR).contains(&body.version) {
         return Err(corrupt(format!("unknown format {:?} version {}", body.format, body.version)));
+    }
+    if body.provider_locator.is_some() && body.version < VERSION_LOCATOR {
+        return Err(corrupt(format!("a provider locator in a version {} keyring", body.version)));
     }
     let master_id = |s: &str| MasterKeyId::new(s).map_err(|e| corrupt(e.to_string()));
     let master_key = master_id(&body.master_key)?;
@@ -192,5 +208,12 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<KeyringData> {
         entries.push(Entry { info, wrapped, binding });
     }
     entries.sort_by_key(|e| e.info.id);
-    Ok(KeyringData { provider: body.provider, master_key, next_id: body.next_id, checks, entries })
+    Ok(KeyringData {
+        provider: body.provider,
+        locator: body.provider_locator,
+        master_key,
+        next_id: body.next_id,
+        checks,
+        entries,
+    })
 }

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Only one provider call for the cache runs at a time: a refresh on its own thread, or a caller that needs a
-//! key whose lease ran out (other callers needing a key wait for it rather than call too). After a failed
+//! key whose lease ran out (other callers needing a key wait for it rather than call too, for at most the
+//! retry interval: a service that hangs fails them closed rather than stalling them). After a failed
 //! call the service is left alone for [`KeyringOptions::retry_after_failure`](super::KeyringOptions), so a
 //! service that is down costs each operation nothing but the error, and one that is back is used again
 //! within seconds, without a restart.
@@ -102,7 +103,17 @@ impl Core {
                 return Ok(state);
             }
             if state.fetching {
-                state = self.fetched.wait(state).unwrap_or_else(PoisonError::into_inner);
+                // Wait for the call under way, but not for a service that hangs: fail closed meanwhile.
+                let wait = self.options.retry_after_failure();
+                let (s, waited) = self.fetched.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner);
+                state = s;
+                if waited.timed_out() && state.fetching {
+                    let hung = KeyError::ProviderUnreachable {
+                        provider: self.provider.describe(),
+                        reason: format!("a request to it has not been answered for {} s", wait.as_secs()),
+                    };
+                    return Err(self.unavailable(id, &hung));
+                }
                 continue;
             }
             if let Some(b) = state.backoff.as_ref().filter(|b| now < b.until) {

@@ -236,6 +236,7 @@ impl Keyring {
         let check = provider.wrap(master_key, &DataKey::from_bytes([0; KEY_LEN]), CHECK_AAD)?;
         let data = KeyringData {
             provider: provider.kind().to_owned(),
+            locator: provider.locator(),
             master_key: master_key.clone(),
             next_id: 1,
             checks: [(master_key.clone(), check)].into(),
@@ -306,8 +307,45 @@ impl Keyring {
             if !state.data.checks.contains_key(&state.data.master_key) {
                 return Err(core.tampered(0, "the current master key has no check value"));
             }
+            // The provider that answered is the one to record (a moved key file, another server holding the
+            // same key): open, restore and verify-backup then find it.
+            let locator = core.provider.locator();
+            if locator.is_some() && locator != state.data.locator {
+                let mut data = state.data.clone();
+                data.locator = locator;
+                core.persist(&data)?;
+                state.data = data;
+            }
         }
         Ok(keyring)
+    }
+
+    /// The provider the keyring of `data_dir` records (see [`crate::KeyProvider::locator`]), read without
+    /// opening it; `None` for a keyring written before keyrings recorded it, or by a provider without one.
+    ///
+    /// # Errors
+    /// [`KeyError::KeyringMissing`], [`KeyError::KeyringCorrupt`], [`KeyError::KeyringIo`].
+    pub fn recorded_provider(data_dir: &Path) -> Result<Option<String>> {
+        let path = Self::path_in(data_dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyError::KeyringMissing { path }),
+            Err(source) => return Err(KeyError::keyring_io(path)(source)),
+        };
+        Self::recorded_provider_in(&path, &bytes)
+    }
+
+    /// [`Keyring::recorded_provider`] of keyring file bytes (a backup's copy); `name` names them in errors.
+    ///
+    /// # Errors
+    /// [`KeyError::KeyringCorrupt`].
+    pub fn recorded_provider_in(name: &Path, bytes: &[u8]) -> Result<Option<String>> {
+        Ok(file::decode(name, bytes)?.locator)
+    }
+
+    /// The provider this keyring records.
+    pub fn locator(&self) -> Option<String> {
+        self.core.lock().data.locator.clone()
     }
 
     /// The keyring file (for a keyring held in memory, a placeholder that says so).

@@ -144,6 +144,10 @@ impl KeyProvider for LocalKeyFileProvider {
         format!("local key file {}", self.path.display())
     }
 
+    fn locator(&self) -> Option<String> {
+        Some(format!("file:{}", self.path.display()))
+    }
+
     fn master_key_ids(&self) -> Result<Vec<MasterKeyId>> {
         Ok(self.keys().keys().cloned().collect())
     }

@@ -16,6 +16,7 @@ mod memory;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod retry;
+mod spec_text;
 mod xaes_wrap;
 
 use std::fmt;
@@ -25,7 +26,7 @@ pub use kmip::{KmipConfig, KmipProvider, KmipWrapping, WrapMethod as KmipWrapMet
 pub use local_file::{LocalKeyFileProvider, default_key_file_path};
 pub use memory::{InsecureMemoryProvider, SimulatedFault};
 #[cfg(feature = "pkcs11")]
-pub use pkcs11::{Pkcs11Config, Pkcs11Provider};
+pub use pkcs11::{PinSource, Pkcs11Config, Pkcs11Provider};
 pub use retry::{RetryPolicy, Retrying, Sleeper, ThreadSleeper};
 
 use crate::error::Result;
@@ -51,6 +52,13 @@ pub trait KeyProvider: Send + Sync + fmt::Debug {
 
     /// A human-readable name for messages: the kind and where it is (a path, a token label).
     fn describe(&self) -> String;
+
+    /// The provider as a string [`crate::ProviderSpec::parse`] reads back (`file:…`, `pkcs11:…`, `kmip://…`):
+    /// paths and names, never a secret. The keyring records it, so that a data directory (or a backup of
+    /// it) names the provider that holds its master key. `None` for providers that have no such form.
+    fn locator(&self) -> Option<String> {
+        None
+    }
 
     /// The ids of the master keys this provider holds.
     fn master_key_ids(&self) -> Result<Vec<MasterKeyId>>;

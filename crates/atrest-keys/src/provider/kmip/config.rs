@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{KeyError, Result};
+use crate::provider::spec_text::{flag, percent_encode, query_pairs};
 
 /// IANA's port for KMIP over TLS.
 pub const DEFAULT_PORT: u16 = 5696;
@@ -109,14 +110,7 @@ impl KmipConfig {
         };
         let (mut cert, mut key, mut ca) = (None, None, None);
         let mut cfg = KmipConfig::new(host, port, PathBuf::new(), PathBuf::new(), PathBuf::new());
-        let mut seen = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').ok_or_else(|| bad(format!("parameter {pair:?} has no value")))?;
-            let value = percent_decode(value).ok_or_else(|| bad(format!("parameter {name}: bad percent-encoding")))?;
-            if seen.contains(&name) {
-                return Err(bad(format!("parameter {name} given twice")));
-            }
-            seen.push(name);
+        for (name, value) in query_pairs(query).map_err(bad)? {
             match name {
                 "cert" => cert = Some(PathBuf::from(value)),
                 "key" => key = Some(PathBuf::from(value)),
@@ -138,13 +132,7 @@ impl KmipConfig {
                         .ok_or_else(|| bad(format!("timeout={value}: expected whole seconds from 1 to 3600")))?;
                     cfg.timeout = Duration::from_secs(secs);
                 }
-                "destroy-retired" => {
-                    cfg.destroy_retired = match value.as_str() {
-                        "true" => true,
-                        "false" => false,
-                        v => return Err(bad(format!("destroy-retired={v}: expected true or false"))),
-                    }
-                }
+                "destroy-retired" => cfg.destroy_retired = flag(name, &value).map_err(bad)?,
                 other => return Err(bad(format!("unknown parameter {other:?}"))),
             }
         }
@@ -186,32 +174,6 @@ impl fmt::Display for KmipConfig {
         }
         Ok(())
     }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|c| match c {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (c as char).to_string(),
-            _ => format!("%{c:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

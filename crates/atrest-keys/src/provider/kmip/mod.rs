@@ -320,6 +320,10 @@ impl KeyProvider for KmipProvider {
         }
     }
 
+    fn locator(&self) -> Option<String> {
+        Some(self.config.to_string())
+    }
+
     fn master_key_ids(&self) -> Result<Vec<MasterKeyId>> {
         let uids = message::payload_uids(&self.call_ok(Operation::Locate, message::locate(None))?);
         let mut ids = Vec::new();

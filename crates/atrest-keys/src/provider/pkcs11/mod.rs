@@ -11,7 +11,6 @@
 //! and destroyed right after; to unwrap, the token creates a session object whose value is read back and that
 //! is then destroyed. The data key must reach host memory anyway: the store seals pages with it.
 
-use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -22,34 +21,13 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use zeroize::{Zeroize, Zeroizing};
 
+mod config;
+
+pub use config::{PinSource, Pkcs11Config};
+
 use super::KeyProvider;
 use crate::error::{KeyError, Result};
 use crate::secret::{DataKey, KEY_LEN, MasterKeyId};
-
-/// Where the token is and how to log in.
-#[derive(Clone)]
-pub struct Pkcs11Config {
-    /// The vendor's PKCS#11 module (for SoftHSM2 on Debian: `/usr/lib/softhsm/libsofthsm2.so`).
-    pub module: PathBuf,
-    /// The label of the token that holds the master keys.
-    pub token_label: String,
-    /// The token's user PIN.
-    pub pin: Zeroizing<String>,
-    /// Whether retiring a master key after rotation destroys its object in the token. Off by default: in a
-    /// shared HSM, destroying keys is usually a separate, audited step.
-    pub destroy_retired_master_keys: bool,
-}
-
-impl std::fmt::Debug for Pkcs11Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pkcs11Config")
-            .field("module", &self.module)
-            .field("token_label", &self.token_label)
-            .field("pin", &"<redacted>")
-            .field("destroy_retired_master_keys", &self.destroy_retired_master_keys)
-            .finish()
-    }
-}
 
 /// A PKCS#11 token as key provider. One logged-in session, used by one thread at a time.
 pub struct Pkcs11Provider {
@@ -192,6 +170,10 @@ impl KeyProvider for Pkcs11Provider {
 
     fn describe(&self) -> String {
         describe(&self.config)
+    }
+
+    fn locator(&self) -> Option<String> {
+        self.config.pin_source.is_some().then(|| self.config.to_string())
     }
 
     fn master_key_ids(&self) -> Result<Vec<MasterKeyId>> {
