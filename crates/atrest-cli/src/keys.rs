@@ -181,5 +181,5 @@ pub fn open(data: &Path, args: &KeyArgs, cfg: impl FnOnce(&mut StoreConfig)) -> 
         bar.set_position(done);
     });
     bar.finish_and_clear();
-    store.map_err(|e| e.to_string())
+    store.map_err(crate::serve::store_error)
 }

@@ -6,6 +6,8 @@ mod find;
 mod import;
 mod keys;
 mod output;
+mod serve;
+mod token;
 
 use atrest_store::{IndexPolicy, Store, StoreConfig};
 use clap::{Parser, Subcommand};
@@ -169,6 +171,11 @@ enum Command {
     Restore(backup::ReadArgs),
     /// Checks every file of a backup against its digest and opens every page; lists problems, non-zero if any.
     VerifyBackup(backup::ReadArgs),
+    /// Serves the store over HTTPS (see docs/api.md) until SIGTERM; prints `listening on https://HOST:PORT`.
+    Serve(serve::ServeArgs),
+    /// Access tokens of `atrest serve`: create, list, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Test aid: writes documents until killed, printing `acked ID` after each write is durable.
     #[command(hide = true)]
     Soak {
@@ -457,6 +464,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Soak { collection, prefix, keep_going } => soak(open()?, &collection, &prefix, keep_going),
+        Command::Serve(args) => serve::serve(&data, key_args, |c| c.threads = threads, args),
+        Command::Token(cmd) => token::run(open()?, cmd),
     }
 }
 

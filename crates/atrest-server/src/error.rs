@@ -85,6 +85,17 @@ pub enum ServeError {
         /// The drain timeout.
         seconds: u64,
     },
+    /// The client CA file holds no usable CA certificate.
+    #[error("client CA file {path}: {detail}")]
+    ClientCa {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The token records in the store's catalog could not be read.
+    #[error("reading the access tokens: {0}")]
+    Tokens(#[from] crate::auth::TokenError),
     /// Closing the store after draining failed.
     #[error("closing the store: {0}")]
     Store(#[from] atrest_store::StoreError),

@@ -24,32 +24,51 @@
 //! The first line written is `listening on https://HOST:PORT`; the next lines give the certificate's
 //! SHA-256 fingerprint and its file.
 //!
-//! Routes so far: `GET /v1/health`. The document API needs bearer-token authentication, whose token hashes
-//! live in the store's sealed catalog; it comes with that.
+//! Every route but `GET /v1/health` needs `Authorization: Bearer TOKEN`; tokens are made with
+//! [`auth::create_token`] (`atrest token create`) and only their hashes are kept, in the store's sealed
+//! catalog. docs/api.md describes the routes, docs/openapi.json lists them (a test holds it to
+//! [`route_table`]).
 
+mod api;
+pub mod auth;
 mod cert;
 mod error;
+pub mod import;
+mod log;
+mod metrics;
 mod options;
-mod routes;
 mod server;
+mod timed_io;
 mod tls;
 
 use std::io::Write;
 
 use atrest_store::Store;
 
+pub use api::route_table;
 pub use cert::ServerCert;
 pub use error::ServeError;
-pub use options::{ServeOptions, TlsSource};
-pub use server::Server;
+pub use options::{HttpLimits, ServeOptions, TlsSource};
+pub use server::{Listener, Server};
 
 /// Binds, prints the banner to `out`, serves until SIGTERM or SIGINT, drains and closes the store.
 ///
 /// # Errors
 /// Everything [`Server::bind`] and [`Server::run`] report; a runtime or signal handler that cannot be set up.
 pub fn serve_blocking(store: Store, options: &ServeOptions, out: &mut dyn Write) -> Result<(), ServeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Runtime)?;
-    let server = Server::bind(store, options)?;
+    run_blocking(Server::bind(store, options)?, out)
+}
+
+/// Prints the banner of a bound server to `out`, serves until SIGTERM or SIGINT, drains and closes the store.
+///
+/// # Errors
+/// Everything [`Server::run`] reports; a runtime or signal handler that cannot be set up.
+pub fn run_blocking(server: Server, out: &mut dyn Write) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(server.blocking_threads())
+        .build()
+        .map_err(ServeError::Runtime)?;
     // The banner must be out before the first request can be served; a closed stdout is not fatal.
     let _ = out.write_all(server.banner().as_bytes()).and_then(|()| out.flush());
     runtime.block_on(async {

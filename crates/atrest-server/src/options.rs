@@ -16,6 +16,61 @@ pub struct ServeOptions {
     pub allow_tls12: bool,
     /// How long a shutdown waits for in-flight requests before giving up on them.
     pub drain_timeout: Duration,
+    /// A PEM file of CA certificates: when set, every client must present a certificate issued by one of
+    /// them (mutual TLS), on top of its bearer token.
+    pub client_ca: Option<PathBuf>,
+    /// Where `POST /v1/admin/backup` backs up to (a directory or object-store URL); without it that route
+    /// answers 409. Clients cannot name a target: that would let a token write anywhere the server can.
+    pub backup_target: Option<String>,
+    /// Body sizes, timeouts and concurrency.
+    pub limits: HttpLimits,
+}
+
+/// Limits that keep one client from exhausting the server.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest document body (the store's own limit by default).
+    pub max_document: u64,
+    /// Largest attachment body.
+    pub max_attachment: u64,
+    /// Largest streamed import body.
+    pub max_import: u64,
+    /// Largest body of the small JSON requests (create a collection, a token, a backup).
+    pub max_request: u64,
+    /// Store operations in flight at once; past it requests get 503 with Retry-After.
+    pub max_in_flight: usize,
+    /// Connections at once; past it new connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// A request body with no bytes for this long gets 408.
+    pub body_stall: Duration,
+    /// HTTP/1: time for a request's headers to arrive, counted from when the connection is idle (so it is
+    /// also the idle timeout of a kept-alive connection).
+    pub header_timeout: Duration,
+    /// A connection whose reads or writes make no progress for this long is closed (idle HTTP/2
+    /// connections, clients that stop reading a response).
+    pub io_timeout: Duration,
+    /// Failed authentications an address may make at once...
+    pub auth_failure_burst: u32,
+    /// ...and how many more per second after that.
+    pub auth_failures_per_second: f64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            max_document: atrest_store::Limits::default().max_doc_len as u64,
+            max_attachment: 4 << 30,
+            max_import: 256 << 30,
+            max_request: 64 << 10,
+            max_in_flight: 512,
+            max_connections: 4096,
+            body_stall: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
+            io_timeout: Duration::from_secs(120),
+            auth_failure_burst: 20,
+            auth_failures_per_second: 1.0,
+        }
+    }
 }
 
 impl ServeOptions {
@@ -27,6 +82,9 @@ impl ServeOptions {
             tls,
             allow_tls12: false,
             drain_timeout: Duration::from_secs(30),
+            client_ca: None,
+            backup_target: None,
+            limits: HttpLimits::default(),
         }
     }
 }

@@ -4,92 +4,16 @@
 //!
 //! Needs `curl` and `openssl` (scripts/test.d/07-tls-clients.sh installs them).
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use atrest_server::{ServeError, ServeOptions, Server, TlsSource};
-use atrest_store::{FsStorage, Store, StoreConfig};
-
-fn new_store(data: &Path) -> Store {
-    Store::create(StoreConfig::new(
-        Arc::new(FsStorage::new(data)),
-        Arc::new(atrest_keys::Keyring::ephemeral().unwrap()),
-    ))
-    .unwrap()
-}
-
-/// A server running on its own runtime thread until dropped (or [`Running::stop`]).
-struct Running {
-    url: String,
-    port: u16,
-    banner: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<Result<(), ServeError>>>,
-}
-
-impl Running {
-    fn start(store: Store, options: &ServeOptions) -> Running {
-        let server = Server::bind(store, options).unwrap();
-        let (url, port, banner) = (server.url(), server.local_addr().port(), server.banner());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-            runtime.block_on(server.run(async {
-                let _ = rx.await;
-            }))
-        });
-        Running { url, port, banner, stop: Some(tx), thread: Some(thread) }
-    }
-
-    fn stop(mut self) -> Result<(), ServeError> {
-        let _ = self.stop.take().unwrap().send(());
-        self.thread.take().unwrap().join().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn curl(running: &Running, ca: &Path, args: &[&str], path: &str) -> Output {
-    Command::new("curl")
-        .args(["--silent", "--show-error", "--verbose", "--max-time", "30"])
-        .arg("--resolve")
-        .arg(format!("localhost:{}:127.0.0.1", running.port))
-        .arg("--cacert")
-        .arg(ca)
-        .args(args)
-        .arg(format!("https://localhost:{}{path}", running.port))
-        .output()
-        .expect("curl is installed (scripts/test.d/07-tls-clients.sh)")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-struct Dirs {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    certs: PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, certs) = (tmp.path().join("data"), tmp.path().join("config/atrest/tls/store"));
-    std::fs::create_dir(&data).unwrap();
-    Dirs { _tmp: tmp, data, certs }
-}
+use atrest_store::Store;
+use common::{Dirs, Running, curl, dirs, new_store, text};
 
 #[test]
 fn serves_health_over_http1_and_http2_with_a_generated_certificate() {

@@ -1,6 +1,8 @@
 //! Running the `atrest` binary from the CLI's integration tests.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
