@@ -210,6 +210,17 @@ impl GcmKey {
         // Little-endian counters 2..=5 (counter 1 masks the tag); the 32-bit adds wrap as inc32 must.
         let le = _mm512_broadcast_i32x4(ghash::reflect(aes::j0(nonce)));
         let mut ctr = _mm512_add_epi32(le, _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1));
+        // When the output starts 16 or 48 bytes past a 64-byte boundary, every 64-byte access of the main loop
+        // straddles two cache lines in a way that costs about 8 % at 64 KiB on Zen 4 (measured; 0 and 32 do
+        // not). The first 1-3 blocks then take the masked path so the strides start on the boundary.
+        let head = head_blocks(dst, len);
+        if head > 0 {
+            // SAFETY: `16 head < len` bytes lie within both buffers.
+            acc = unsafe { self.tail::<NR, ENC>(ctr, acc, bswap, src, dst, head) };
+            ctr = _mm512_add_epi32(ctr, _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, head as i32)));
+        }
+        // SAFETY: the head lies within both buffers, so these stay in bounds (or one past the end).
+        let (src, dst, len) = unsafe { (src.add(16 * head), dst.add(16 * head), len - 16 * head) };
         let strides = len / STRIDE;
         if ENC {
             if strides > 0 {
@@ -504,6 +515,15 @@ fn fold_halves(a: __m512i) -> __m512i {
     _mm512_xor_si512(a, _mm512_unpackhi_epi64(a, a))
 }
 
+/// How many leading blocks (0..=3) to process apart so that the main loop's stores start 64-byte aligned:
+/// only when the output is 16-byte aligned (whole blocks can then reach the boundary), at 16 or 48 bytes past
+/// one (the offsets that measured slow), and when at least one full stride follows.
+fn head_blocks(dst: *mut u8, len: usize) -> usize {
+    let mis = dst as usize % 64;
+    let head = (64 - mis) / 16;
+    if (mis == 16 || mis == 48) && len >= 16 * head + STRIDE { head } else { 0 }
+}
+
 /// An unreduced sum of 256-bit products in four lanes: `lo + mi·y^64 + hi·y^128` per lane.
 struct Wide {
     lo: __m512i,
@@ -563,6 +583,8 @@ mod tests {
     use super::*;
     use crate::backend::detect::{CpuFeatures, prove};
     use crate::backend::kernel_tests::matches_soft;
+    use crate::backend::soft;
+    use crate::gcm;
 
     #[test]
     fn matches_soft_all_paths() {
@@ -584,5 +606,37 @@ mod tests {
             &[0, 1, 5, 16, 47, 64, 100, 255, 256, 257, 300, 511, 512, 530, 768 + 16 * 13 + 9, 1030, 4096]
         };
         matches_soft("vaes-avx512", lens, |key| GcmKey::new(key, token));
+    }
+
+    /// Every output offset within a 64-byte line: 16 and 48 take the aligning head path, the others not;
+    /// sealed in place and between buffers, each compared with `soft`, and opened again.
+    #[test]
+    fn every_offset_within_a_line() {
+        let Some(token) = prove::<VaesAvx512Token>() else {
+            eprintln!("skipped: this CPU (or OS) cannot run vaes-avx512");
+            return;
+        };
+        let hw = GcmKey::new(&[3u8; 32], token);
+        let sw = soft::GcmKey::new(&[3u8; 32], prove().expect("soft always runs"));
+        let lens: &[usize] = if cfg!(miri) { &[256 + 48 + 5] } else { &[256 + 16, 256 + 48, 256 + 48 + 5, 1000, 4096] };
+        #[repr(C, align(64))]
+        struct Line([u8; 4096 + 128]);
+        for &len in lens {
+            let pt: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut want = pt.clone();
+            let tag = gcm::seal(&sw, &[5; 12], b"aad", want.as_mut_slice().into()).unwrap();
+            for off in (0..64).step_by(if cfg!(miri) { 16 } else { 1 }) {
+                let mut line = Box::new(Line([0; 4096 + 128]));
+                let buf = &mut line.0[off..off + len];
+                buf.copy_from_slice(&pt);
+                let t = gcm::seal(&hw, &[5; 12], b"aad", buf.into()).unwrap();
+                assert_eq!((t, &*buf), (tag, &want[..]), "in place, len {len} offset {off}");
+                let mut out = Box::new(Line([0; 4096 + 128]));
+                let t = gcm::seal(&hw, &[5; 12], b"aad", InOutBuf::new(&pt, &mut out.0[off..off + len]).unwrap());
+                assert_eq!((t.unwrap(), &out.0[off..off + len]), (tag, &want[..]), "between, len {len} offset {off}");
+                gcm::open(&hw, &[5; 12], b"aad", (&mut line.0[off..off + len]).into(), &tag).unwrap();
+                assert_eq!(&line.0[off..off + len], &pt[..], "open, len {len} offset {off}");
+            }
+        }
     }
 }
