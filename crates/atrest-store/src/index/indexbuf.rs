@@ -14,79 +14,129 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy)]
 struct Ent {
     hash: u64,
-    off: u32,
-    len: u32,
+    /// Index into `IndexBuf::spans`: the entry's id.
+    doc: u32,
     live: bool,
 }
+
+/// Below this many entries a buffer sorts its keys in one piece; above, it first spreads them over
+/// [`BUCKETS`] buckets by the top bits of the hash (which is uniform), so each piece sorts in cache.
+const BUCKETED_FROM: usize = 1 << 16;
+const BUCKET_BITS: u32 = 16;
+const BUCKETS: usize = 1 << BUCKET_BITS;
 
 /// Index entries in the order they were added; a later entry for the same (hash, id) wins.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct IndexBuf {
     ents: Vec<Ent>,
+    /// Each id once per run of consecutive entries with that id (one document's values): (offset, length)
+    /// in `ids`. An id written again later gets another span with the same bytes.
+    spans: Vec<(u32, u32)>,
     ids: Vec<u8>,
-    last: Option<(u32, u32)>,
 }
 
 impl IndexBuf {
     /// Adds `(hash, id) → live or deleted`.
     pub(crate) fn push(&mut self, hash: u64, id: &[u8], live: bool) {
-        let (off, len) = match self.last {
-            Some((off, len)) if &self.ids[off as usize..(off + len) as usize] == id => (off, len),
-            _ => {
-                let off = self.ids.len() as u32;
-                self.ids.extend_from_slice(id);
-                let at = (off, id.len() as u32);
-                self.last = Some(at);
-                at
-            }
-        };
-        self.ents.push(Ent { hash, off, len, live });
+        let same = self.spans.last().is_some_and(|&(off, len)| &self.ids[off as usize..(off + len) as usize] == id);
+        if !same {
+            let off = self.ids.len() as u32;
+            self.ids.extend_from_slice(id);
+            self.spans.push((off, id.len() as u32));
+        }
+        // Positions take 31 bits of a sort key (see `sorted_keys`); a buffer is checkpointed long before.
+        debug_assert!(self.ents.len() < 1 << 31, "an index buffer of 2^31 entries");
+        let doc = (self.spans.len() - 1) as u32;
+        self.ents.push(Ent { hash, doc, live });
+    }
+
+    fn span_id(&self, doc: u32) -> &[u8] {
+        let (off, len) = self.spans[doc as usize];
+        &self.ids[off as usize..(off + len) as usize]
     }
 
     fn id(&self, e: &Ent) -> &[u8] {
-        &self.ids[e.off as usize..(e.off + e.len) as usize]
+        self.span_id(e.doc)
     }
 
     fn key(&self, e: &Ent) -> Vec<u8> {
-        let mut k = Vec::with_capacity(8 + e.len as usize);
+        let id = self.id(e);
+        let mut k = Vec::with_capacity(8 + id.len());
         k.extend_from_slice(&e.hash.to_be_bytes());
-        k.extend_from_slice(self.id(e));
+        k.extend_from_slice(id);
         k
     }
 
-    /// The newest entry of each key, in key order.
+    /// The newest entry of each key, in key order, as `(hash, id, live)`.
+    fn sorted(&self) -> impl Iterator<Item = (u64, &[u8], bool)> {
+        let (keys, docs) = self.sorted_keys();
+        keys.into_iter().map(move |k| {
+            let hash = (k >> 64) as u64;
+            let rank = (k >> 32) as u32;
+            (hash, self.span_id(docs[rank as usize]), k & 1 == 1)
+        })
+    }
+
+    /// Every entry as one integer — hash, then the rank of its id in byte order, then its position and
+    /// liveness — sorted, keeping only the newest entry of each (hash, id); and for each rank, a span with
+    /// that id.
     ///
-    /// Sorts (hash, position) pairs — contiguous, so the sort stays in cache — which orders entries with one
-    /// hash by when they were added. Only groups with one hash (a value many documents share) whose ids are
-    /// not already in order are then sorted by id, which a bulk load in id order never needs.
-    fn sorted(&self) -> Vec<&Ent> {
+    /// Ids are ranked once (there are far fewer ids than entries: one per document), so the sort compares
+    /// integers, never bytes, and reading the result never goes back to the entries (in an order that would
+    /// miss the cache on every one).
+    fn sorted_keys(&self) -> (Vec<u128>, Vec<u32>) {
         let n = self.ents.len();
-        let mut order: Vec<(u64, u32)> = self.ents.iter().enumerate().map(|(i, e)| (e.hash, i as u32)).collect();
-        order.sort_unstable();
-        let mut start = 0;
-        while start < n {
-            let h = order[start].0;
-            let mut end = start + 1;
-            while end < n && order[end].0 == h {
-                end += 1;
+        let mut by_id: Vec<u32> = (0..self.spans.len() as u32).collect();
+        by_id.sort_unstable_by(|&a, &b| self.span_id(a).cmp(self.span_id(b)));
+        let mut rank = vec![0u32; self.spans.len()];
+        let mut docs: Vec<u32> = Vec::new();
+        for (i, &d) in by_id.iter().enumerate() {
+            if i == 0 || self.span_id(by_id[i - 1]) != self.span_id(d) {
+                docs.push(d);
             }
-            let group = &mut order[start..end];
-            let id = |p: &(u64, u32)| self.id(&self.ents[p.1 as usize]);
-            if group.len() > 1 && group.windows(2).any(|w| id(&w[0]) > id(&w[1])) {
-                // Stable, so among equal ids the last added stays last.
-                group.sort_by(|a, b| id(a).cmp(id(b)));
-            }
-            start = end;
+            rank[d as usize] = (docs.len() - 1) as u32;
         }
-        let mut out: Vec<&Ent> = Vec::with_capacity(n);
-        for (_, i) in order {
-            let e = &self.ents[i as usize];
-            match out.last_mut() {
-                Some(l) if l.hash == e.hash && l.len == e.len && self.id(l) == self.id(e) => *l = e,
-                _ => out.push(e),
+        let key = |i: usize, e: &Ent| -> u128 {
+            (u128::from(e.hash) << 64)
+                | (u128::from(rank[e.doc as usize]) << 32)
+                | ((i as u128) << 1)
+                | u128::from(e.live)
+        };
+        let mut keys: Vec<u128> = if n < BUCKETED_FROM {
+            let mut k: Vec<u128> = self.ents.iter().enumerate().map(|(i, e)| key(i, e)).collect();
+            k.sort_unstable();
+            k
+        } else {
+            // One counting pass by the hash's top bits, one scatter, then each bucket sorted on its own.
+            let bucket = |e: &Ent| (e.hash >> (64 - BUCKET_BITS)) as usize;
+            let mut start = vec![0usize; BUCKETS + 1];
+            for e in &self.ents {
+                start[bucket(e) + 1] += 1;
             }
-        }
-        out
+            for b in 0..BUCKETS {
+                start[b + 1] += start[b];
+            }
+            let mut at = start.clone();
+            let mut k = vec![0u128; n];
+            for (i, e) in self.ents.iter().enumerate() {
+                let b = bucket(e);
+                k[at[b]] = key(i, e);
+                at[b] += 1;
+            }
+            for b in 0..BUCKETS {
+                k[start[b]..start[b + 1]].sort_unstable();
+            }
+            k
+        };
+        // Keep the last of each (hash, rank) run: the highest position, the newest entry.
+        keys.dedup_by(|next, kept| {
+            let same = *next >> 32 == *kept >> 32;
+            if same {
+                *kept = *next;
+            }
+            same
+        });
+        (keys, docs)
     }
 }
 
@@ -96,7 +146,7 @@ fn value(live: bool) -> Vec<u8> {
 
 impl Buffer for IndexBuf {
     fn bytes(&self) -> usize {
-        self.ents.len() * std::mem::size_of::<Ent>() + self.ids.len()
+        self.ents.len() * std::mem::size_of::<Ent>() + self.spans.len() * 8 + self.ids.len()
     }
     fn len(&self) -> usize {
         self.ents.len()
@@ -106,8 +156,7 @@ impl Buffer for IndexBuf {
     }
     fn range_from(&self, from: &[u8], limit: usize) -> Vec<Entry> {
         self.sorted()
-            .into_iter()
-            .map(|e| (self.key(e), value(e.live)))
+            .map(|(h, id, live)| ([&h.to_be_bytes()[..], id].concat(), value(live)))
             .filter(|(k, _)| k.as_slice() >= from)
             .take(limit)
             .collect()
@@ -128,11 +177,11 @@ impl Buffer for IndexBuf {
     }
     fn for_each_sorted(&self, f: &mut EntryFn<'_>) -> Result<()> {
         let mut key = Vec::new();
-        for e in self.sorted() {
+        for (hash, id, live) in self.sorted() {
             key.clear();
-            key.extend_from_slice(&e.hash.to_be_bytes());
-            key.extend_from_slice(self.id(e));
-            f(&key, if e.live { LIVE } else { DELETED })?;
+            key.extend_from_slice(&hash.to_be_bytes());
+            key.extend_from_slice(id);
+            f(&key, if live { LIVE } else { DELETED })?;
         }
         Ok(())
     }
@@ -175,5 +224,44 @@ mod tests {
         assert_eq!(b.with_prefix(&5u64.to_be_bytes()), got[1..3].to_vec());
         assert_eq!(b.get(&key(5, b"b")), Some(DELETED.to_vec()));
         assert_eq!(b.range_from(&key(5, b"b"), 1), got[2..3].to_vec());
+    }
+
+    /// Both sorting paths (small, and bucketed past `BUCKETED_FROM`) against a map that applies the same
+    /// entries in order: ids written out of order and again later, hashes shared by many ids, deletions.
+    #[test]
+    fn sorted_matches_a_model_on_both_paths() {
+        for n in [1_000usize, BUCKETED_FROM * 3] {
+            let mut b = IndexBuf::default();
+            let mut model: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let mut added = 0;
+            while added < n {
+                let id = format!("doc-{:05}", next() % (n as u64 / 4));
+                for _ in 0..1 + next() % 6 {
+                    // A few shared hashes (common values) among many distinct ones.
+                    let r = next();
+                    let hash = if r % 3 == 0 { r % 5 } else { r };
+                    let live = r % 7 != 0;
+                    b.push(hash, id.as_bytes(), live);
+                    model.insert([&hash.to_be_bytes()[..], id.as_bytes()].concat(), live);
+                    added += 1;
+                }
+            }
+            let mut got = Vec::new();
+            b.for_each_sorted(&mut |k, v| {
+                got.push((k.to_vec(), v == LIVE));
+                Ok(())
+            })
+            .unwrap();
+            let want: Vec<(Vec<u8>, bool)> = model.into_iter().collect();
+            assert_eq!(got.len(), want.len(), "n = {n}");
+            assert!(got == want, "n = {n}: sorted entries differ from the model");
+        }
     }
 }
