@@ -142,6 +142,11 @@ impl Lsm {
         self.ids.runs.iter().chain(&self.index.runs)
     }
 
+    /// Bytes of the buffers that take writes (frozen ones not included).
+    pub(crate) fn live_bytes(&self) -> usize {
+        self.ids.mem.bytes() + self.index.mem.bytes()
+    }
+
     /// Bytes of the buffers, frozen ones included.
     pub(crate) fn mem_bytes(&self) -> usize {
         let buf = |m: usize, f: Option<usize>| m + f.unwrap_or(0);

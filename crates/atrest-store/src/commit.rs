@@ -261,9 +261,16 @@ impl Inner {
         self.apply_batch(applied, &seg_keys, written)?;
         // The writes are durable and applied whatever happens to a checkpoint now: acknowledge them, and let a
         // failed checkpoint poison the store for the writes that follow.
-        if self.checkpoint_due() {
-            let r = self.checkpoint_locked(&mut writer);
-            let _ = self.poison_on_err(r);
+        if let Some(live) = self.checkpoint_due() {
+            if self.checkpoint_in_flight() || live >= 2 * self.cfg.memtable_bytes {
+                // The buffers filled again before the last checkpoint's runs were written (or before the
+                // checkpointer started): wait for it and checkpoint here. So the buffers taking writes stay
+                // under twice `memtable_bytes` plus one commit, and at most one set is frozen.
+                let r = self.checkpoint_locked(&mut writer);
+                let _ = self.poison_on_err(r);
+            } else {
+                self.wake_checkpointer();
+            }
         }
         Ok(out)
     }
@@ -285,10 +292,14 @@ impl Inner {
         Ok(())
     }
 
-    /// Whether the buffers or the log since the checkpoint have grown enough to checkpoint.
-    fn checkpoint_due(&self) -> bool {
+    /// Whether the buffers that take writes, or the log since the checkpoint, have grown enough to checkpoint.
+    /// Returns the bytes of those buffers when it is due.
+    fn checkpoint_due(&self) -> Option<usize> {
         let s = self.read_state();
-        s.mem_bytes() >= self.cfg.memtable_bytes || s.since_checkpoint >= self.cfg.checkpoint_bytes
+        let live = s.live_bytes();
+        (live >= self.cfg.memtable_bytes
+            || s.since_checkpoint - s.since_frozen.min(s.since_checkpoint) >= self.cfg.checkpoint_bytes)
+            .then_some(live)
     }
 }
 

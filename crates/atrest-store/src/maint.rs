@@ -1,6 +1,6 @@
 //! Checkpoints, the manifest that records them, collections, key rotation, rekeying.
 
-use crate::collection::{Collection, Lsm, Tree};
+use crate::collection::{Collection, Lsm};
 use crate::error::{Result, StoreError};
 use crate::files::seg_name;
 use crate::index::memtable::Buffer;
@@ -10,7 +10,7 @@ use crate::json::{self, IndexPolicy};
 use crate::keys::KeyScope;
 use crate::log::writer::LogWriter;
 use crate::manifest::{CatalogEntry, Manifest, SegmentMeta};
-use crate::store::{Ckpt, Inner, State};
+use crate::store::{Ckpt, Frozen, Inner, State};
 use atrest_keys::KeyState;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -105,81 +105,157 @@ impl Inner {
         self.poison_on_err(r)
     }
 
-    /// Checkpoint with the writer lock held (so the buffers change only here meanwhile).
+    /// Checkpoint with the writer lock held: on return, everything written before is in runs named by a
+    /// durable manifest. Waits for a background checkpoint in flight, and finishes one that failed.
     pub(crate) fn checkpoint_locked(&self, writer: &mut LogWriter) -> Result<()> {
+        let mut frozen = self.ckpt_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_frozen(&mut frozen)?;
+        self.freeze(writer, &mut frozen)?;
+        self.write_frozen(&mut frozen)
+    }
+
+    /// The background checkpointer's body: waits to be asked, then checkpoints without holding the writer
+    /// lock while the runs are written, so commits go on meanwhile.
+    pub(crate) fn checkpoint_loop(&self) {
+        loop {
+            let stop = {
+                let mut w = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+                while !w.checkpoint && !w.stop {
+                    w = self.wake.1.wait(w).unwrap_or_else(|p| p.into_inner());
+                }
+                if !std::mem::take(&mut w.checkpoint) {
+                    return;
+                }
+                w.stop
+            };
+            // A checkpoint asked for before the store closes still happens: the next open replays less.
+            {
+                let _m = self.maint_shared();
+                if self.check_poison().is_ok() {
+                    let r = self.checkpoint_background();
+                    let _ = self.poison_on_err(r);
+                }
+            }
+            if stop {
+                return;
+            }
+        }
+    }
+
+    /// One background checkpoint: freezes the buffers under the writer lock (a moment), then writes them as
+    /// runs and installs them with only the checkpoint lock held. Nothing if another checkpoint is running.
+    fn checkpoint_background(&self) -> Result<()> {
+        let mut writer = self.lock_writer();
+        let Ok(mut frozen) = self.ckpt_lock.try_lock() else { return Ok(()) };
+        self.freeze(&mut writer, &mut frozen)?;
+        drop(writer);
+        self.write_frozen(&mut frozen)
+    }
+
+    /// Whether a checkpoint's buffers are frozen and not yet installed.
+    pub(crate) fn checkpoint_in_flight(&self) -> bool {
+        match self.ckpt_lock.try_lock() {
+            Ok(f) => f.is_some(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => true,
+        }
+    }
+
+    /// Freezes every buffer as of the log's end (synced first), unless frozen buffers are still waiting to be
+    /// written (a failed checkpoint), which then go first. Needs the writer lock: no commit is half-applied.
+    fn freeze(&self, writer: &mut LogWriter, frozen: &mut Option<Frozen>) -> Result<()> {
+        if frozen.is_some() {
+            return Ok(());
+        }
         writer.sync(&*self.storage)?;
         let ckpt = Ckpt {
             seg: writer.seg,
             page: writer.next_page,
             next_batch: self.next_batch.load(std::sync::atomic::Ordering::Relaxed),
         };
-        // Freeze the buffers: lookups keep seeing them while they are written out, without the lock.
-        let frozen: Vec<(u64, Arc<_>, Arc<_>)> = {
-            let mut s = self.write_state();
-            s.colls
-                .values_mut()
-                .filter(|c| !c.lsm.ids.mem.is_empty() || !c.lsm.index.mem.is_empty())
-                .map(|c| {
-                    let ids = Arc::new(std::mem::take(&mut c.lsm.ids.mem));
-                    let index = Arc::new(std::mem::take(&mut c.lsm.index.mem));
-                    c.lsm.ids.frozen = Some(ids.clone());
-                    c.lsm.index.frozen = Some(index.clone());
-                    (c.number, ids, index)
-                })
-                .collect()
+        // Lookups keep seeing frozen buffers while they are written out, without the lock.
+        let mut s = self.write_state();
+        let mut docs = std::collections::HashMap::new();
+        for c in s.colls.values_mut() {
+            docs.insert(c.number, c.docs);
+            if !c.lsm.ids.mem.is_empty() {
+                c.lsm.ids.frozen = Some(Arc::new(std::mem::take(&mut c.lsm.ids.mem)));
+            }
+            if !c.lsm.index.mem.is_empty() {
+                c.lsm.index.frozen = Some(Arc::new(std::mem::take(&mut c.lsm.index.mem)));
+            }
+        }
+        s.since_frozen = s.since_checkpoint;
+        *frozen = Some(Frozen { ckpt, docs, since: s.since_checkpoint });
+        Ok(())
+    }
+
+    /// Writes the frozen buffers as runs and installs them with the checkpoint's position. On failure the
+    /// buffers stay frozen (lookups see them, the next checkpoint writes them again) and nothing on disk that
+    /// a manifest names has changed.
+    fn write_frozen(&self, frozen: &mut Option<Frozen>) -> Result<()> {
+        if frozen.is_none() {
+            return Ok(());
+        }
+        let bufs: Vec<(u64, Option<Arc<_>>, Option<Arc<_>>)> = {
+            let s = self.read_state();
+            s.colls.values().map(|c| (c.number, c.lsm.ids.frozen.clone(), c.lsm.index.frozen.clone())).collect()
         };
-        let mut made = Vec::with_capacity(frozen.len());
-        for (n, ids, index) in frozen {
-            let runs =
-                self.write_run(n, RunKind::Ids, |w| ids.for_each_sorted(&mut |k, v| w.add(k, v))).and_then(|a| {
-                    Ok((a, self.write_run(n, RunKind::Index, |w| index.for_each_sorted(&mut |k, v| w.add(k, v)))?))
-                });
-            match runs {
+        let mut made = Vec::with_capacity(bufs.len());
+        for (n, ids, index) in bufs {
+            let write = || -> Result<_> {
+                let a = match &ids {
+                    Some(b) => self.write_run(n, RunKind::Ids, |w| b.for_each_sorted(&mut |k, v| w.add(k, v)))?,
+                    None => None,
+                };
+                let b = match &index {
+                    Some(b) => self.write_run(n, RunKind::Index, |w| b.for_each_sorted(&mut |k, v| w.add(k, v))),
+                    None => Ok(None),
+                };
+                match b {
+                    Ok(b) => Ok((a, b)),
+                    Err(e) => {
+                        a.iter().for_each(|r| r.retire());
+                        Err(e)
+                    }
+                }
+            };
+            match write() {
                 Ok((a, b)) => made.push((n, a, b)),
+                // A collection dropped meanwhile (its keys are gone): its buffers went with it.
+                Err(_) if !self.read_state().colls.contains_key(&n) => {}
                 Err(e) => {
-                    // Nothing changed on disk that the manifest names: back to the buffers as they were, so
-                    // lookups keep seeing every entry and the next checkpoint writes them (a key service away
-                    // past a key's lease fails here and must not lose the frozen entries).
                     made.iter().flat_map(|(_, a, b)| a.iter().chain(b)).for_each(|r| r.retire());
-                    self.unfreeze();
                     return Err(e);
                 }
             }
         }
-        self.install(|s| {
+        let Frozen { ckpt, docs, since } = frozen.take().expect("checked above");
+        let r = self.install(|s| {
+            let mut retired = Vec::new();
             for (n, a, b) in made {
-                if let Some(c) = s.colls.get_mut(&n) {
-                    c.lsm.ids.runs.splice(0..0, a);
-                    c.lsm.index.runs.splice(0..0, b);
-                    c.lsm.ids.frozen = None;
-                    c.lsm.index.frozen = None;
+                match s.colls.get_mut(&n) {
+                    Some(c) => {
+                        c.lsm.ids.runs.splice(0..0, a);
+                        c.lsm.index.runs.splice(0..0, b);
+                        c.lsm.ids.frozen = None;
+                        c.lsm.index.frozen = None;
+                    }
+                    None => retired.extend(a.into_iter().chain(b)),
                 }
             }
             for c in s.colls.values_mut() {
-                c.ckpt_docs = c.docs;
+                // A collection created after the freeze has no documents at the checkpoint.
+                c.ckpt_docs = docs.get(&c.number).copied().unwrap_or(0);
             }
             s.ckpt = ckpt;
-            s.since_checkpoint = 0;
-            Ok(Vec::new())
-        })?;
+            s.since_checkpoint = s.since_checkpoint.saturating_sub(since);
+            s.since_frozen = 0;
+            Ok(retired)
+        });
+        r?;
         self.wake_merger();
         Ok(())
-    }
-
-    /// Puts frozen buffers back after a failed checkpoint. The writer lock is held from the freeze to here,
-    /// so no write went to the (empty) live buffers meanwhile.
-    fn unfreeze(&self) {
-        fn thaw<B: Buffer>(tree: &mut Tree<B>) {
-            if let Some(frozen) = tree.frozen.take() {
-                debug_assert!(tree.mem.is_empty(), "a write reached a buffer during its checkpoint");
-                tree.mem = Arc::unwrap_or_clone(frozen);
-            }
-        }
-        let mut s = self.write_state();
-        for c in s.colls.values_mut() {
-            thaw(&mut c.lsm.ids);
-            thaw(&mut c.lsm.index);
-        }
     }
 
     /// Creates collection `name`. Durable on return.

@@ -192,6 +192,7 @@ impl Store {
             files: Mutex::new(HashMap::new()),
             pool,
             wake: Default::default(),
+            ckpt_lock: Mutex::default(),
             stuck: Mutex::default(),
             _owner: lock,
         };

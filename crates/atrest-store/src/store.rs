@@ -39,6 +39,8 @@ pub(crate) struct State {
     pub(crate) seg_keys: BTreeMap<u64, BTreeSet<u32>>,
     /// Log bytes written since the checkpoint.
     pub(crate) since_checkpoint: u64,
+    /// Of those, the bytes a frozen checkpoint covers (zero when none is in flight).
+    pub(crate) since_frozen: u64,
 }
 
 impl State {
@@ -53,13 +55,30 @@ impl State {
     pub(crate) fn mem_bytes(&self) -> usize {
         self.colls.values().map(|c| c.lsm.mem_bytes()).sum()
     }
+
+    /// Bytes held by the buffers that take writes (not those a checkpoint is writing out).
+    pub(crate) fn live_bytes(&self) -> usize {
+        self.colls.values().map(|c| c.lsm.live_bytes()).sum()
+    }
 }
 
-/// Signals to the background merger.
+/// Signals to the background merger and checkpointer.
 #[derive(Debug, Default)]
 pub(crate) struct Wake {
+    /// Merges may be due.
     pub(crate) work: bool,
+    /// A checkpoint is due.
+    pub(crate) checkpoint: bool,
     pub(crate) stop: bool,
+}
+
+/// A checkpoint whose buffers are frozen but not yet installed as runs: where the log stood when they were
+/// frozen, each collection's document count then, and the log bytes they cover.
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    pub(crate) ckpt: Ckpt,
+    pub(crate) docs: HashMap<u64, u64>,
+    pub(crate) since: u64,
 }
 
 /// The store's machinery.
@@ -85,6 +104,9 @@ pub(crate) struct Inner {
     /// The pool of `StoreConfig::threads`, or `None` for rayon's global pool.
     pub(crate) pool: Option<Arc<rayon::ThreadPool>>,
     pub(crate) wake: (Mutex<Wake>, Condvar),
+    /// Held by whoever checkpoints (taken with the writer lock held, kept while the runs are written); holds
+    /// the frozen checkpoint not yet installed, if any (one whose run writing failed is retried).
+    pub(crate) ckpt_lock: Mutex<Option<Frozen>>,
     /// Trees whose last merge failed (a damaged run): not merged again until `reindex`.
     pub(crate) stuck: Mutex<std::collections::HashSet<(u64, crate::index::run::RunKind)>>,
     /// The data directory's owner lock, held for the store's life.
@@ -97,6 +119,7 @@ pub(crate) struct Inner {
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
     merger: Option<std::thread::JoinHandle<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,7 +132,7 @@ impl std::fmt::Debug for Store {
 pub type Document = (String, Vec<u8>);
 
 impl Store {
-    /// Wraps opened machinery and starts the background merger.
+    /// Wraps opened machinery and starts the background merger and checkpointer.
     pub(crate) fn start(inner: Inner) -> Result<Store> {
         let inner = Arc::new(inner);
         let worker = inner.clone();
@@ -117,7 +140,14 @@ impl Store {
             .name("atrest-merge".into())
             .spawn(move || worker.merge_loop())
             .map_err(|e| StoreError::Io { op: "starting", file: "the background merger".into(), source: e })?;
-        Ok(Store { inner, merger: Some(merger) })
+        let mut store = Store { inner, merger: Some(merger), checkpointer: None };
+        let worker = store.inner.clone();
+        let checkpointer = std::thread::Builder::new()
+            .name("atrest-checkpoint".into())
+            .spawn(move || worker.checkpoint_loop())
+            .map_err(|e| StoreError::Io { op: "starting", file: "the background checkpointer".into(), source: e })?;
+        store.checkpointer = Some(checkpointer);
+        Ok(store)
     }
 
     fn stop_merger(&mut self) {
@@ -126,7 +156,7 @@ impl Store {
             w.stop = true;
         }
         self.inner.wake.1.notify_all();
-        if let Some(h) = self.merger.take() {
+        for h in [self.merger.take(), self.checkpointer.take()].into_iter().flatten() {
             let _ = h.join();
         }
     }
@@ -235,6 +265,12 @@ impl Inner {
         );
         files.insert(seg, f.clone());
         Ok(f)
+    }
+
+    /// Asks the background checkpointer to checkpoint.
+    pub(crate) fn wake_checkpointer(&self) {
+        self.wake.0.lock().unwrap_or_else(|p| p.into_inner()).checkpoint = true;
+        self.wake.1.notify_all();
     }
 
     /// Asks the background merger to look for work.

@@ -148,7 +148,11 @@ fn opening_reads_no_index_and_memory_stays_bounded() {
         });
         s.put_many("c", batch.collect()).unwrap();
         let st = s.stats().unwrap();
-        assert!(st.buffer_bytes <= 2 * (64 << 10), "buffers hold {} bytes", st.buffer_bytes);
+        // The buffers taking writes stay under twice `memtable_bytes` (64 KiB here) plus one commit (500
+        // documents with every scalar indexed: about 104 KB of buffer), and one such set may be frozen,
+        // still being written out by the background checkpoint: at most twice that in all.
+        let bound = 2 * (2 * (64 << 10) + (128 << 10));
+        assert!(st.buffer_bytes <= bound, "buffers hold {} bytes, over {bound}", st.buffer_bytes);
         assert!(st.cache_bytes <= 1 << 20, "cache holds {} bytes", st.cache_bytes);
     }
     s.close().unwrap();
