@@ -97,6 +97,21 @@ pub enum KeyError {
         /// What is wrong.
         reason: String,
     },
+    /// A store's state record, as the key service returned it, cannot be read: damaged, or (beside a local
+    /// key file) altered or written under another master key.
+    #[error("the state record {origin} (the key service's record against rollback) is unusable: {reason}")]
+    StateRecordCorrupt {
+        /// Where it came from (a file, a token object, a KMIP object).
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The provider cannot keep state records, so it cannot protect a store against rollback.
+    #[error("key provider {provider} cannot keep state records (rollback protection)")]
+    RecordsUnsupported {
+        /// The provider.
+        provider: String,
+    },
     /// A master key with this id already exists, so it is not created again.
     #[error("master key {master_key:?} already exists in key provider {provider}")]
     MasterKeyExists {

@@ -40,6 +40,7 @@ mod error;
 mod keyring;
 mod open;
 mod provider;
+mod record;
 mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -56,6 +57,7 @@ pub use provider::{
 pub use provider::{KmipConfig, KmipProvider, KmipWrapMethod, KmipWrapping};
 #[cfg(feature = "pkcs11")]
 pub use provider::{PinSource, Pkcs11Config, Pkcs11Provider};
+pub use record::StateRecord;
 pub use secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};
 
 /// The README's Rust examples (the AEAD, and keys to pages), compiled and run as doctests here, where both

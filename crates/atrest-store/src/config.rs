@@ -43,6 +43,26 @@ pub struct StoreConfig {
     pub rotate_every: Option<Duration>,
     /// The time source for automatic rotation (injected so tests can move time).
     pub clock: Arc<dyn Clock>,
+    /// What opening does with the key service's record of the store (rollback protection). Default
+    /// [`RollbackCheck::Refuse`].
+    pub rollback: RollbackCheck,
+    /// While the store changes, the key service's record is advanced at least this often (besides every
+    /// checkpoint, manifest change and close): the window within which a rollback goes unnoticed. Default 5 s.
+    pub anchor_every: Duration,
+}
+
+/// What opening a store does with the key service's record of it (see docs/keys.md, "Rollback protection").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RollbackCheck {
+    /// A directory older than the record is refused with [`StoreError::Rollback`].
+    #[default]
+    Refuse,
+    /// A directory older than the record is accepted and the record is moved back to it (a restore from
+    /// backup, `atrest accept-rollback`); [`crate::Store::accepted_rollback`] says what was accepted.
+    Accept,
+    /// The record is neither read nor written (a scratch copy of a store, such as the one `verify-backup`
+    /// opens, which must not move the live store's record).
+    Ignore,
 }
 
 impl StoreConfig {
@@ -66,6 +86,8 @@ impl StoreConfig {
             store_id: None,
             rotate_every: None,
             clock: Arc::new(SystemClock),
+            rollback: RollbackCheck::Refuse,
+            anchor_every: Duration::from_secs(5),
         }
     }
 
@@ -81,6 +103,9 @@ impl StoreConfig {
         }
         if self.cache_bytes < 1 << 20 {
             return Err(StoreError::Config("cache_bytes must be at least 1 MiB".into()));
+        }
+        if self.anchor_every.is_zero() {
+            return Err(StoreError::Config("anchor_every must be more than zero".into()));
         }
         if self.limits.max_id_len == 0 || self.limits.max_id_len > 64 << 10 {
             return Err(StoreError::Config("max_id_len must be 1 to 65536 bytes".into()));

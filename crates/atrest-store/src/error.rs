@@ -176,6 +176,24 @@ pub enum StoreError {
     /// keyring. Not an integrity error: the data may be fine.
     #[error("keys: {0}")]
     Keys(#[from] atrest_keys::KeyError),
+    /// The data directory is older than the key service's record of the store (a copy put back, an old
+    /// keyring, manifest or segment): refused, nothing was changed. Each entry says what is older and by how
+    /// much. `atrest accept-rollback` (or [`crate::RollbackCheck::Accept`]) accepts a rewind that is meant.
+    #[error(
+        "rollback refused: the data directory {dir} is older than the key service's record of this store: {}; \
+         if this copy is meant to be the store now, run `atrest accept-rollback`",
+        behind.join("; ")
+    )]
+    Rollback {
+        /// The data directory.
+        dir: String,
+        /// What is older, and by how much.
+        behind: Vec<String>,
+    },
+    /// Everything is durable, but the key service's record against rollback could not be moved on to it (the
+    /// service did not answer): until it is, a copy of the directory from before is not recognized as older.
+    #[error("the store's data is durable, but the key service's record against rollback was not advanced: {0}")]
+    RecordNotAdvanced(#[source] atrest_keys::KeyError),
     /// A page could not be sealed (a backend or RNG failure).
     #[error("sealing a page failed: {0}")]
     Seal(#[from] atrest_core::page::PageError),

@@ -20,6 +20,7 @@
 //!
 //! File layout, record framing and recovery are described in docs/design.md ("Store").
 
+mod anchor;
 mod api;
 mod apply;
 mod attach;
@@ -51,7 +52,7 @@ mod verify;
 
 pub use attach::{AttachmentReader, MAX_ATTACHMENT_NAME};
 pub use codec::DecodeError;
-pub use config::StoreConfig;
+pub use config::{RollbackCheck, StoreConfig};
 pub use error::{Result, StoreError};
 pub use files::{FORMAT_FILE, LOCK_FILE, MANIFEST_FILE};
 pub use json::{IndexKey, IndexPolicy, Limits};

@@ -93,6 +93,7 @@ impl Inner {
         for r in retired {
             r.retire();
         }
+        self.anchor.manifest_durable(manifest.generation);
         Ok(())
     }
 
@@ -315,6 +316,8 @@ impl Inner {
             // Nothing references them: the collection's runs are retired and replay starts past its pages.
             self.keys.destroy(id, &0u64)?;
         }
+        // The key service's record learns of the shredding at once, so an older keyring is refused.
+        self.anchor.request();
         Ok(())
     }
 

@@ -92,7 +92,7 @@ impl Store {
         f.write_at(&format.encode(), 0).map_err(io("writing", FORMAT_FILE))?;
         f.sync_data().map_err(io("syncing", FORMAT_FILE))?;
         storage.sync_dir().map_err(io("syncing directory of", FORMAT_FILE))?;
-        Store::open_locked(cfg, lock)
+        Store::open_locked(cfg, lock, true)
     }
 
     /// Reads a store's plaintext format file.
@@ -124,10 +124,10 @@ impl Store {
         if format.version < STORE_FORMAT_VERSION {
             crate::migrate::migrate_v1(&cfg, &format, progress)?;
         }
-        Store::open_locked(cfg, lock)
+        Store::open_locked(cfg, lock, false)
     }
 
-    fn open_locked(cfg: StoreConfig, lock: Box<dyn OwnerLock>) -> Result<Store> {
+    fn open_locked(cfg: StoreConfig, lock: Box<dyn OwnerLock>, fresh: bool) -> Result<Store> {
         let storage = cfg.storage.clone();
         let keys = cfg.keys.clone();
         let format = Store::read_format(&*storage)?;
@@ -194,10 +194,14 @@ impl Store {
             wake: Default::default(),
             ckpt_lock: Mutex::default(),
             stuck: Mutex::default(),
+            anchor: crate::anchor::Anchor::new(),
             _owner: lock,
         };
+        // Before replay removes or truncates anything: a rolled-back directory is refused unchanged.
+        inner.check_record(fresh)?;
         // On this thread, not in the pool: replay takes the writer lock (see `Inner::in_pool`).
         inner.replay()?;
+        inner.anchor_opened()?;
         let store = Store::start(inner)?;
         store.inner.wake_merger();
         Ok(store)
@@ -430,6 +434,7 @@ impl Inner {
         if let Some((seg, page)) = end.tail {
             self.probe_after_tail(&segs, (seg, page), end.last_seq + 1)?;
         }
+        self.check_durable(end.last_seq)?;
         // Truncate to the end of the last complete batch and drop later segments.
         let (cseg, cpage) = end.committed;
         let size = self.codec.size.bytes() as u64;

@@ -45,6 +45,11 @@ pub struct StoreStats {
     pub cache_bytes: usize,
     /// Bytes held by the in-memory buffers of the id maps and indexes.
     pub buffer_bytes: usize,
+    /// What the key service's record of the store holds (rollback protection), as last written or read;
+    /// `None` where protection is off.
+    pub anchored: Option<atrest_keys::StateRecord>,
+    /// Why rollback protection is off, or the last failure to advance the record.
+    pub anchor_problem: Option<String>,
 }
 
 impl Store {
@@ -58,6 +63,7 @@ impl Store {
                 bytes += f.len().unwrap_or(0);
             }
         }
+        let (anchored, anchor_problem) = inner.anchor.status();
         let backend = atrest_core::Xaes256Gcm::try_new(&[0u8; 32]).map(|k| k.backend().to_string()).unwrap_or_default();
         Ok(StoreStats {
             store_id: inner.format.store_id_hex(),
@@ -83,6 +89,8 @@ impl Store {
             backend,
             cache_bytes: inner.cache.bytes(),
             buffer_bytes: s.mem_bytes(),
+            anchored,
+            anchor_problem,
         })
     }
 }

@@ -109,6 +109,8 @@ pub(crate) struct Inner {
     pub(crate) ckpt_lock: Mutex<Option<Frozen>>,
     /// Trees whose last merge failed (a damaged run): not merged again until `reindex`.
     pub(crate) stuck: Mutex<std::collections::HashSet<(u64, crate::index::run::RunKind)>>,
+    /// Rollback protection: the store's record in the key service.
+    pub(crate) anchor: crate::anchor::Anchor,
     /// The data directory's owner lock, held for the store's life.
     pub(crate) _owner: Box<dyn OwnerLock>,
 }
@@ -120,6 +122,8 @@ pub struct Store {
     pub(crate) inner: Arc<Inner>,
     merger: Option<std::thread::JoinHandle<()>>,
     checkpointer: Option<std::thread::JoinHandle<()>>,
+    /// The thread that advances the key service's record (see `anchor.rs`), where the store has one.
+    anchorer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -140,13 +144,21 @@ impl Store {
             .name("atrest-merge".into())
             .spawn(move || worker.merge_loop())
             .map_err(|e| StoreError::Io { op: "starting", file: "the background merger".into(), source: e })?;
-        let mut store = Store { inner, merger: Some(merger), checkpointer: None };
+        let mut store = Store { inner, merger: Some(merger), checkpointer: None, anchorer: None };
         let worker = store.inner.clone();
         let checkpointer = std::thread::Builder::new()
             .name("atrest-checkpoint".into())
             .spawn(move || worker.checkpoint_loop())
             .map_err(|e| StoreError::Io { op: "starting", file: "the background checkpointer".into(), source: e })?;
         store.checkpointer = Some(checkpointer);
+        if store.inner.anchor.enabled() {
+            let worker = store.inner.clone();
+            let anchorer = std::thread::Builder::new()
+                .name("atrest-anchor".into())
+                .spawn(move || worker.anchor_loop())
+                .map_err(|e| StoreError::Io { op: "starting", file: "the record keeper".into(), source: e })?;
+            store.anchorer = Some(anchorer);
+        }
         Ok(store)
     }
 
@@ -157,6 +169,10 @@ impl Store {
         }
         self.inner.wake.1.notify_all();
         for h in [self.merger.take(), self.checkpointer.take()].into_iter().flatten() {
+            let _ = h.join();
+        }
+        self.inner.anchor.stop();
+        if let Some(h) = self.anchorer.take() {
             let _ = h.join();
         }
     }
@@ -173,14 +189,32 @@ impl Store {
 
     /// Closes the store, releasing the data directory. Everything acknowledged is durable already; a
     /// checkpoint (the buffers become runs) happens first unless little was written since the last one, which
-    /// the next open replays in a moment (so a one-document command stays quick).
+    /// the next open replays in a moment (so a one-document command stays quick). Last, the key service's
+    /// record of the store is advanced to it; [`StoreError::RecordNotAdvanced`] if the service does not
+    /// answer (the data is durable; the record catches up at the next open).
     pub fn close(mut self) -> Result<()> {
         self.stop_merger();
         let since = self.inner.read_state().since_checkpoint;
         if since > CLOSE_REPLAY_BYTES {
             self.inner.checkpoint()?;
         }
-        self.inner.merge_due(true)
+        self.inner.merge_due(true)?;
+        self.inner.anchor_close()
+    }
+
+    /// What was older than the key service's record and accepted when the store was opened with
+    /// [`crate::RollbackCheck::Accept`] (empty if nothing was).
+    pub fn accepted_rollback(&self) -> Vec<String> {
+        self.inner.anchor.accepted()
+    }
+
+    /// Advances the key service's record of the store to it now (the store otherwise does this in the
+    /// background after each manifest write and every `anchor_every`, and at close).
+    ///
+    /// # Errors
+    /// [`StoreError::RecordNotAdvanced`] when the key service does not answer.
+    pub fn advance_record(&self) -> Result<()> {
+        self.inner.anchor_close()
     }
 }
 

@@ -10,6 +10,7 @@ mod cache;
 mod entry;
 mod file;
 mod lease;
+mod state_record;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,6 +118,10 @@ struct Core {
     revision: Arc<AtomicU64>,
     /// The cache's earliest lease end, checked without the lock.
     next_expiry: Arc<AtomicU64>,
+    /// The last state record read from or written to the key service (see `state_record.rs`), kept so a
+    /// master-key rotation can re-authenticate it; held for the whole of a record write or a rotation, so the
+    /// two never interleave. Locked before `state`, never while `state` is held.
+    record: Mutex<Option<crate::record::StateRecord>>,
 }
 
 /// The keyring of one data directory, with its provider and clock: the one data-key layer of atrest. It
@@ -159,6 +164,7 @@ impl Keyring {
                 fetched: Condvar::new(),
                 revision,
                 next_expiry,
+                record: Mutex::new(None),
             }),
         }
     }
@@ -504,6 +510,7 @@ impl Keyring {
     /// is unchanged. A failed retirement is reported in [`MasterKeyRotation::not_retired`], not as an error.
     pub fn rotate_master_key(&self, new_master: &MasterKeyId) -> Result<MasterKeyRotation> {
         let core = &self.core;
+        let record = core.record.lock().unwrap_or_else(PoisonError::into_inner);
         let mut state = core.lock();
         if !core.provider.master_key_ids()?.contains(new_master) {
             return Err(KeyError::MasterKeyNotFound {
@@ -535,6 +542,15 @@ impl Keyring {
         state.data = data;
         drop(state);
         let mut rotation = MasterKeyRotation { rewrapped, retired: Vec::new(), not_retired: Vec::new() };
+        // A state record authenticated under an old master key must move to the new one before the old one
+        // goes; if it cannot, the old keys stay (the record would be unreadable without them).
+        if let Some(record) = record.as_ref()
+            && let Err(e) = core.write_record_locked(record, new_master)
+        {
+            rotation.not_retired = old.into_iter().map(|m| (m, e.clone())).collect();
+            return Ok(rotation);
+        }
+        drop(record);
         for master in old {
             match core.provider.retire_master_key(&master) {
                 Ok(()) => rotation.retired.push(master),

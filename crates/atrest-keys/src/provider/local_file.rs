@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use zeroize::Zeroizing;
 
-use super::{KeyProvider, xaes_wrap};
+use super::{KeyProvider, local_record, xaes_wrap};
 use crate::atomic;
 use crate::error::{KeyError, Result};
 use crate::secret::{DataKey, KEY_LEN, MasterKeyId, MasterKeyMaterial};
@@ -178,6 +178,23 @@ impl KeyProvider for LocalKeyFileProvider {
         let mut new = keys.clone();
         new.remove(id);
         self.store(&mut keys, new)
+    }
+
+    fn read_records(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let path = local_record::path(&self.path, name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(KeyError::key_file_io(&path)(e)),
+        };
+        let record = local_record::open(&path, name, &bytes, |id| self.keys().get(id).cloned())?;
+        Ok(vec![record])
+    }
+
+    fn write_record(&self, name: &str, master: &MasterKeyId, bytes: &[u8]) -> Result<()> {
+        let path = local_record::path(&self.path, name);
+        let sealed = local_record::seal(name, master, &self.material(master)?, bytes);
+        atomic::replace(&path, &sealed, 0o600).map_err(KeyError::key_file_io(&path))
     }
 }
 

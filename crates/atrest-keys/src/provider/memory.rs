@@ -24,6 +24,7 @@ pub enum SimulatedFault {
 #[derive(Debug, Default)]
 struct State {
     keys: BTreeMap<MasterKeyId, MasterKeyMaterial>,
+    records: BTreeMap<String, Vec<u8>>,
     fault: Option<SimulatedFault>,
 }
 
@@ -134,6 +135,19 @@ impl KeyProvider for InsecureMemoryProvider {
         let mut state = self.state();
         self.check(&state)?;
         state.keys.remove(id);
+        Ok(())
+    }
+
+    fn read_records(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let state = self.state();
+        self.check(&state)?;
+        Ok(state.records.get(name).cloned().into_iter().collect())
+    }
+
+    fn write_record(&self, name: &str, _master: &MasterKeyId, bytes: &[u8]) -> Result<()> {
+        let mut state = self.state();
+        self.check(&state)?;
+        state.records.insert(name.to_owned(), bytes.to_vec());
         Ok(())
     }
 }

@@ -12,6 +12,7 @@
 #[cfg(feature = "kmip")]
 mod kmip;
 mod local_file;
+mod local_record;
 mod memory;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
@@ -81,6 +82,28 @@ pub trait KeyProvider: Send + Sync + fmt::Debug {
     /// Retires a master key once nothing is wrapped under it any more (the last step of master-key rotation).
     /// Providers whose keys are managed elsewhere may keep the key and only stop using it.
     fn retire_master_key(&self, id: &MasterKeyId) -> Result<()>;
+
+    /// The copies of state record `name` (see [`crate::StateRecord`]) the service holds: none, one, or two
+    /// where an update was cut short between writing the new copy and removing the old one.
+    ///
+    /// # Errors
+    /// [`crate::KeyError::RecordsUnsupported`] by default; [`crate::KeyError::StateRecordCorrupt`] for a copy
+    /// that does not authenticate.
+    fn read_records(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let _ = name;
+        Err(crate::KeyError::RecordsUnsupported { provider: self.describe() })
+    }
+
+    /// Replaces state record `name` with `bytes`, atomically (a reader sees the old copy, the new one, or
+    /// both). Where the storage is not itself the key service's (a file beside the local key file), the
+    /// record is authenticated under a key derived from master key `master`.
+    ///
+    /// # Errors
+    /// [`crate::KeyError::RecordsUnsupported`] by default; the service's errors.
+    fn write_record(&self, name: &str, master: &MasterKeyId, bytes: &[u8]) -> Result<()> {
+        let _ = (name, master, bytes);
+        Err(crate::KeyError::RecordsUnsupported { provider: self.describe() })
+    }
 
     /// Checks that the service answers, and lists its master keys.
     fn health(&self) -> Result<ProviderHealth> {

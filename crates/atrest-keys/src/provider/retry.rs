@@ -111,6 +111,14 @@ impl<P: KeyProvider, S: Sleeper> KeyProvider for Retrying<P, S> {
         self.run(|p| p.retire_master_key(id))
     }
 
+    fn read_records(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        self.run(|p| p.read_records(name))
+    }
+
+    fn write_record(&self, name: &str, master: &MasterKeyId, bytes: &[u8]) -> Result<()> {
+        self.run(|p| p.write_record(name, master, bytes))
+    }
+
     fn health(&self) -> Result<ProviderHealth> {
         self.run(|p| p.health())
     }

@@ -99,6 +99,16 @@ impl Pkcs11Provider {
         }
     }
 
+    /// The token's data objects holding state record `name`.
+    fn records(&self, session: &Session, name: &str) -> Result<Vec<ObjectHandle>> {
+        let template = [
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Label(record_label(name).into_bytes()),
+        ];
+        session.find_objects(&template).map_err(|e| self.err(e))
+    }
+
     fn master(&self, session: &Session, id: &MasterKeyId) -> Result<ObjectHandle> {
         self.find(session, id)?
             .ok_or_else(|| KeyError::MasterKeyNotFound { master_key: id.to_string(), provider: self.describe() })
@@ -124,6 +134,11 @@ impl Pkcs11Provider {
         }
         Ok((sensitive, extractable))
     }
+}
+
+/// The label of the token object (a private data object of application `atrest`) holding state record `name`.
+fn record_label(name: &str) -> String {
+    format!("atrest-state-{name}")
 }
 
 fn describe(config: &Pkcs11Config) -> String {
@@ -279,6 +294,44 @@ impl KeyProvider for Pkcs11Provider {
             return Err(KeyError::UnwrapFailed { master_key: master.to_string() });
         }
         Ok(DataKey::from_zeroizing(key))
+    }
+
+    fn read_records(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let session = self.session();
+        let mut out = Vec::new();
+        for handle in self.records(&session, name)? {
+            for a in session.get_attributes(handle, &[AttributeType::Value]).map_err(|e| self.err(e))? {
+                if let Attribute::Value(v) = a {
+                    out.push(v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_record(&self, name: &str, _master: &MasterKeyId, bytes: &[u8]) -> Result<()> {
+        let session = self.session();
+        match self.records(&session, name)?.as_slice() {
+            [] => {
+                let template = [
+                    Attribute::Class(ObjectClass::DATA),
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Modifiable(true),
+                    Attribute::Label(record_label(name).into_bytes()),
+                    Attribute::Application(b"atrest".to_vec()),
+                    Attribute::Value(bytes.to_vec()),
+                ];
+                session.create_object(&template).map_err(|e| self.err(e))?;
+            }
+            [one, rest @ ..] => {
+                session.update_attributes(*one, &[Attribute::Value(bytes.to_vec())]).map_err(|e| self.err(e))?;
+                for extra in rest {
+                    session.destroy_object(*extra).map_err(|e| self.err(e))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn retire_master_key(&self, id: &MasterKeyId) -> Result<()> {
