@@ -28,6 +28,10 @@ pub struct RestoreReport {
     pub pages_ok: u64,
     /// Pages under destroyed keys of dropped collections.
     pub pages_shredded: u64,
+    /// What of the restored store is older than the key service's record of the store (a store restored
+    /// over its own newer state): a legitimate rewind, so the record was moved back to the restored state.
+    /// Empty if the record was not ahead.
+    pub rewound: Vec<String>,
 }
 
 /// Restores backup `id` (default: the newest) from `target` into `dest`, which must be empty or not exist,
@@ -81,7 +85,7 @@ fn restore_into(target: &Target, id: &str, dest: &Path, provider: Arc<dyn KeyPro
     if !problems.is_empty() {
         return Err(damaged(problems));
     }
-    let pages = crate::store::open_pages(dest, opened.keyring.clone(), id)?;
+    let pages = crate::store::open_pages(dest, opened.keyring.clone(), id, atrest_store::RollbackCheck::Accept)?;
     if !pages.problems.is_empty() {
         return Err(damaged(pages.problems));
     }
@@ -91,5 +95,6 @@ fn restore_into(target: &Target, id: &str, dest: &Path, provider: Arc<dyn KeyPro
         bytes: opened.manifest.files.iter().map(|f| f.size).sum(),
         pages_ok: pages.pages_ok,
         pages_shredded: pages.pages_shredded,
+        rewound: pages.rewound,
     })
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use atrest_keys::Keyring;
-use atrest_store::{FsStorage, Store, StoreConfig};
+use atrest_store::{FsStorage, RollbackCheck, Store, StoreConfig};
 
 use crate::error::{BackupError, Result};
 use crate::source::{ReadAt, Snapshot, SnapshotFile};
@@ -53,14 +53,20 @@ pub(crate) struct PagesChecked {
     pub(crate) pages_ok: u64,
     pub(crate) pages_shredded: u64,
     pub(crate) problems: Vec<Problem>,
+    /// What of the store was older than the key service's record, accepted (see `open_pages`).
+    pub(crate) rewound: Vec<String>,
 }
 
 /// Opens the store in `dir` with `keyring` and verifies every page; failures become problems named by file.
-pub(crate) fn open_pages(dir: &Path, keyring: Arc<Keyring>, id: &str) -> Result<PagesChecked> {
-    let cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), keyring);
+/// `rollback` says what the open does with the key service's record of the store: a restore accepts the
+/// backup's older state (and moves the record to it), a verification's scratch copy leaves the record alone.
+pub(crate) fn open_pages(dir: &Path, keyring: Arc<Keyring>, id: &str, rollback: RollbackCheck) -> Result<PagesChecked> {
+    let mut cfg = StoreConfig::new(Arc::new(FsStorage::new(dir)), keyring);
+    cfg.rollback = rollback;
     let pages_err = |source| BackupError::Pages { id: id.to_owned(), source };
     let store = Store::open(cfg).map_err(pages_err)?;
     let report = store.verify(&mut |_, _| {}).map_err(pages_err)?;
+    let rewound = store.accepted_rollback();
     let problems = report
         .failures
         .into_iter()
@@ -73,5 +79,5 @@ pub(crate) fn open_pages(dir: &Path, keyring: Arc<Keyring>, id: &str) -> Result<
             }
         })
         .collect();
-    Ok(PagesChecked { pages_ok: report.pages_ok, pages_shredded: report.pages_shredded, problems })
+    Ok(PagesChecked { pages_ok: report.pages_ok, pages_shredded: report.pages_shredded, problems, rewound })
 }

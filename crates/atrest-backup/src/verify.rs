@@ -93,7 +93,8 @@ pub fn verify_backup(target: &Target, id: Option<&str>, provider: Arc<dyn KeyPro
     if !problems.is_empty() {
         return Err(damaged(problems));
     }
-    let pages = crate::store::open_pages(scratch.path(), opened.keyring.clone(), &id)?;
+    let pages =
+        crate::store::open_pages(scratch.path(), opened.keyring.clone(), &id, atrest_store::RollbackCheck::Ignore)?;
     if !pages.problems.is_empty() {
         return Err(damaged(pages.problems));
     }

@@ -109,6 +109,13 @@ pub fn restore(dest: &Path, keys: &KeyArgs, args: ReadArgs) -> Result<(), String
         r.pages_ok,
         r.pages_shredded
     );
+    if !r.rewound.is_empty() {
+        outln!(
+            "the key service's record of this store was ahead of the backup and was moved back to it (a restore \
+             is a legitimate rewind): {}",
+            r.rewound.join("; ")
+        );
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ mod find;
 mod import;
 mod keys;
 mod output;
+mod rollback;
 mod serve;
 mod token;
 
@@ -165,6 +166,13 @@ enum Command {
     },
     /// Shows the backend, CPU features, store statistics and key ids (never key bytes).
     Info,
+    /// Accepts a data directory that is older than the key service's record of the store (a copy put back on
+    /// purpose): says what is older and by how much; with --yes, moves the record back to this directory.
+    AcceptRollback {
+        /// Accept (without it, only say what would be accepted).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Backs the store up to TARGET (a directory or an object-store URL), incrementally; --every: periodically.
     Backup(backup::BackupArgs),
     /// Restores a backup (default: the newest) into the empty or new --data directory, verifying every page.
@@ -448,6 +456,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Info => info(open()?),
+        Command::AcceptRollback { yes } => rollback::accept_rollback(&data, key_args, tune, yes),
         Command::Backup(args) => backup::backup(open()?, &data, args),
         Command::Restore(args) => backup::restore(&data, key_args, args),
         Command::VerifyBackup(args) => backup::verify(key_args, &args),
@@ -563,6 +572,22 @@ fn info(s: Store) -> Result<(), String> {
             atrest_keys::KeyState::DecryptOnly => "decrypt-only",
         };
         outln!("  key {} {:?} {state}", k.id, k.scope);
+    }
+    match (&st.anchored, &st.anchor_problem) {
+        (Some(r), problem) => {
+            outln!(
+                "rollback protection: the key service's record says generation {}, commit batch {}, data keys \
+                 through {}, {} destroyed",
+                r.generation,
+                r.durable_batch,
+                r.keys_through,
+                r.shredded.len()
+            );
+            if let Some(p) = problem {
+                outln!("  the record could not be advanced: {p}");
+            }
+        }
+        (None, why) => outln!("rollback protection: off ({})", why.as_deref().unwrap_or("unknown")),
     }
     Ok(())
 }
