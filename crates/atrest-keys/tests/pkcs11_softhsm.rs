@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use atrest_keys::{DataKey, KeyError, KeyProvider, Keyring, ManualClock, Pkcs11Config, Pkcs11Provider, Scope};
+use atrest_keys::{
+    DataKey, KeyError, KeyProvider, Keyring, ManualClock, Pkcs11Config, Pkcs11Provider, Scope, StateRecord,
+};
 use common::{T0, contains, mid, rewrite_keyring};
 use services::SoftHsm;
 use zeroize::Zeroizing;
@@ -109,6 +111,25 @@ fn pkcs11_softhsm_child() {
     let provider: Arc<dyn KeyProvider> = Arc::new(provider);
     let clock = Arc::new(ManualClock::new(T0));
     let keyring = Keyring::create(&data, provider.clone(), &mid("m1"), clock.clone()).unwrap();
+
+    // State records (rollback protection) are private data objects on the token, updated in place.
+    let sid = [0x42; 16];
+    assert!(keyring.read_state_record(&sid).unwrap().is_none());
+    let mut record = StateRecord {
+        store_id: sid,
+        generation: 3,
+        durable_batch: 9,
+        keys_through: 2,
+        shredded: [1].into(),
+        written: T0,
+    };
+    keyring.write_state_record(&record).unwrap();
+    record.generation = 4;
+    record.shredded.insert(2);
+    keyring.write_state_record(&record).unwrap();
+    assert_eq!(provider.read_records(&"42".repeat(16)).unwrap().len(), 1, "one object, updated");
+    assert!(provider.read_records(&"43".repeat(16)).unwrap().is_empty());
+
     let (id, dek) = keyring.active_key(Scope::Collection(5)).unwrap();
     let (id2, dek2) = keyring.rotate_data_key(Scope::Collection(5)).unwrap();
     drop(keyring);
@@ -121,6 +142,8 @@ fn pkcs11_softhsm_child() {
     drop(keyring);
     let keyring = Keyring::open(&data, provider.clone(), clock.clone()).unwrap();
     assert_eq!(keyring.key(id2).unwrap().expose_secret(), dek2.expose_secret());
+    // The token's record outlives the rotation and the reopen.
+    assert_eq!(keyring.read_state_record(&sid).unwrap(), Some(record));
     drop(keyring);
 
     // RFC 3394 binds no metadata; the keyring's binding still catches an edited entry.

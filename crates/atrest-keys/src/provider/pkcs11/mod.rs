@@ -309,27 +309,24 @@ impl KeyProvider for Pkcs11Provider {
         Ok(out)
     }
 
+    /// Tokens may refuse to change a data object's value (SoftHSM2 does), so a new object is made and the old
+    /// ones destroyed after it: an update cut short leaves two, which [`KeyProvider::read_records`] returns
+    /// and the keyring merges.
     fn write_record(&self, name: &str, _master: &MasterKeyId, bytes: &[u8]) -> Result<()> {
         let session = self.session();
-        match self.records(&session, name)?.as_slice() {
-            [] => {
-                let template = [
-                    Attribute::Class(ObjectClass::DATA),
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Modifiable(true),
-                    Attribute::Label(record_label(name).into_bytes()),
-                    Attribute::Application(b"atrest".to_vec()),
-                    Attribute::Value(bytes.to_vec()),
-                ];
-                session.create_object(&template).map_err(|e| self.err(e))?;
-            }
-            [one, rest @ ..] => {
-                session.update_attributes(*one, &[Attribute::Value(bytes.to_vec())]).map_err(|e| self.err(e))?;
-                for extra in rest {
-                    session.destroy_object(*extra).map_err(|e| self.err(e))?;
-                }
-            }
+        let old = self.records(&session, name)?;
+        let template = [
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Modifiable(false),
+            Attribute::Label(record_label(name).into_bytes()),
+            Attribute::Application(b"atrest".to_vec()),
+            Attribute::Value(bytes.to_vec()),
+        ];
+        session.create_object(&template).map_err(|e| self.err(e))?;
+        for handle in old {
+            session.destroy_object(handle).map_err(|e| self.err(e))?;
         }
         Ok(())
     }
