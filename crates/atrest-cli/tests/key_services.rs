@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{atrest_env, fails, ok};
+use common::{atrest_env, copy_dir, fails, ok, put_back};
 use services::{PyKmip, SoftHsm};
 
 /// init, put, rotate, put, backup, restore (by the provider the backup's keyring records, then by `other`, a
@@ -51,6 +51,20 @@ fn lifecycle(home: &Path, env: &[(&str, &OsStr)], keys: &str, other: &str, other
     assert_eq!(ok(run(&["--data", &again, "get", "c", "a"])), "{\"v\":1}\n");
     let keyring = std::fs::read_to_string(Path::new(&again).join("keyring")).unwrap();
     assert!(keyring.contains(other_mark), "the restored keyring records the provider it was restored with");
+
+    // Rollback protection with the record held by the key service itself: a copy of the directory put back
+    // after a write is refused, and opens again once accepted.
+    let snap = home.join("snap");
+    copy_dir(Path::new(&d), &snap);
+    put(&d, "late", r#"{"v":3}"#);
+    put_back(&snap, Path::new(&d));
+    let refused = run(&["--data", &d, "get", "c", "a"]);
+    fails(&refused, "rollback");
+    fails(&refused, "1 commit batch of acknowledged writes missing");
+    ok(run(&["--data", &d, "accept-rollback", "--yes"]));
+    assert_eq!(ok(run(&["--data", &d, "get", "c", "a"])), "{\"v\":1}\n");
+    let info = ok(run(&["--data", &d, "info"]));
+    assert!(info.contains("rollback protection: the key service's record says"), "{info}");
 
     // A provider of another kind cannot open the keyring; a key file holding another master key is refused.
     let stranger = home.join("stranger.key");

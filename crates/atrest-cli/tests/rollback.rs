@@ -6,22 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{atrest, fails, init_store, ok};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != atrest_store::LOCK_FILE {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn put_back(from: &Path, to: &Path) {
-    std::fs::remove_dir_all(to).unwrap();
-    copy_dir(from, to);
-}
+use common::{atrest, copy_dir, fails, init_store, ok, put_back};
 
 #[test]
 fn a_snapshot_put_back_after_writes_is_refused_until_accept_rollback() {

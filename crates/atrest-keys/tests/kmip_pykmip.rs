@@ -15,7 +15,8 @@ mod services;
 use std::sync::Arc;
 
 use atrest_keys::{
-    DataKey, KeyError, KeyProvider, Keyring, KmipConfig, KmipProvider, KmipWrapMethod, KmipWrapping, ManualClock, Scope,
+    DataKey, KeyError, KeyProvider, Keyring, KmipConfig, KmipProvider, KmipWrapMethod, KmipWrapping, ManualClock,
+    Scope, StateRecord,
 };
 use common::{T0, contains, mid};
 use services::{PyKmip, certificates};
@@ -68,6 +69,27 @@ fn kmip_provider_against_pykmip() {
     std::fs::create_dir(&data).unwrap();
     let keyring = Keyring::create(&data, provider.clone(), &mid("m1"), clock.clone()).unwrap();
     let (id, dek) = keyring.active_key(Scope::Collection(3)).unwrap();
+
+    // State records (rollback protection): Secret Data objects on the server, replaced by each write, never
+    // listed as master keys.
+    let sid = [0x17; 16];
+    assert!(keyring.read_state_record(&sid).unwrap().is_none());
+    let mut record = StateRecord {
+        store_id: sid,
+        generation: 2,
+        durable_batch: 5,
+        keys_through: 1,
+        shredded: [].into(),
+        written: T0,
+    };
+    keyring.write_state_record(&record).unwrap();
+    record.generation = 3;
+    record.shredded.insert(1);
+    keyring.write_state_record(&record).unwrap();
+    assert_eq!(provider.read_records(&"17".repeat(16)).unwrap().len(), 1, "the older copy was destroyed");
+    assert_eq!(keyring.read_state_record(&sid).unwrap(), Some(record.clone()));
+    assert_eq!(provider.master_key_ids().unwrap(), [mid("m1")]);
+
     provider.create_master_key(&mid("m2")).unwrap();
     let rotation = keyring.rotate_master_key(&mid("m2")).unwrap();
     assert_eq!(rotation.retired, [mid("m1")]);
@@ -76,6 +98,7 @@ fn kmip_provider_against_pykmip() {
     let keyring = Keyring::open(&data, provider.clone(), clock.clone()).unwrap();
     assert_eq!(keyring.key(id).unwrap().expose_secret(), dek.expose_secret());
     assert_eq!(keyring.entries()[0].provider, "kmip");
+    assert_eq!(keyring.read_state_record(&sid).unwrap(), Some(record));
     drop(keyring);
     // The retired key was revoked on the server: it is refused, saying so.
     let err = provider.unwrap(&mid("m1"), &wrapped, b"entry 1").unwrap_err();

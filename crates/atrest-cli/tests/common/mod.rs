@@ -67,3 +67,20 @@ pub fn init_store(home: &Path, page_kib: &str) -> (String, String) {
     ok(atrest(home, &["init", "--data", &d, "--key-file", &k, "--page-kib", page_kib], None));
     (d, k)
 }
+
+/// Copies the files of data directory `from` into `to` (made if missing), all but the lock file: a snapshot.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != atrest_store::LOCK_FILE {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Puts snapshot `from` back in place of data directory `to`.
+pub fn put_back(from: &Path, to: &Path) {
+    std::fs::remove_dir_all(to).unwrap();
+    copy_dir(from, to);
+}

@@ -28,6 +28,7 @@ pub(crate) mod tag {
     pub(crate) const DATA: u32 = 0x4200C2;
     pub(crate) const IV_COUNTER_NONCE: u32 = 0x42003D;
     pub(crate) const KEY_BLOCK: u32 = 0x420040;
+    pub(crate) const KEY_FORMAT_TYPE: u32 = 0x420042;
     pub(crate) const KEY_MATERIAL: u32 = 0x420043;
     pub(crate) const KEY_VALUE: u32 = 0x420045;
     pub(crate) const NAME_TYPE: u32 = 0x420054;
@@ -48,6 +49,8 @@ pub(crate) mod tag {
     pub(crate) const RESULT_STATUS: u32 = 0x42007F;
     pub(crate) const REVOCATION_REASON: u32 = 0x420081;
     pub(crate) const REVOCATION_REASON_CODE: u32 = 0x420082;
+    pub(crate) const SECRET_DATA: u32 = 0x420085;
+    pub(crate) const SECRET_DATA_TYPE: u32 = 0x420086;
     pub(crate) const SYMMETRIC_KEY: u32 = 0x42008F;
     pub(crate) const TAG_LENGTH: u32 = 0x4200CE;
     pub(crate) const TEMPLATE_ATTRIBUTE: u32 = 0x420091;
@@ -60,6 +63,7 @@ pub(crate) mod tag {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Operation {
     Create = 0x01,
+    Register = 0x03,
     Locate = 0x08,
     Get = 0x0A,
     GetAttributes = 0x0B,
@@ -80,6 +84,10 @@ pub(crate) mod reason {
 }
 
 const OBJECT_TYPE_SYMMETRIC_KEY: u32 = 0x02;
+const OBJECT_TYPE_SECRET_DATA: u32 = 0x07;
+/// Secret Data Type "Seed" (9.1.3.2.9): opaque bytes that are not a password.
+const SECRET_DATA_TYPE_SEED: u32 = 0x02;
+const KEY_FORMAT_OPAQUE: u32 = 0x02;
 const ALGORITHM_AES: u32 = 0x03;
 const MODE_GCM: u32 = 0x09;
 const USAGE_ENCRYPT_DECRYPT: i32 = 0x04 | 0x08;
@@ -184,6 +192,28 @@ pub(crate) fn locate(name: Option<&str>) -> Vec<Item> {
     name.map(name_attribute).into_iter().collect()
 }
 
+/// Locate: every symmetric key (master keys, not the state records kept as secret data).
+pub(crate) fn locate_symmetric_keys() -> Vec<Item> {
+    vec![attribute("Object Type", enumeration(0, OBJECT_TYPE_SYMMETRIC_KEY))]
+}
+
+/// Register: `value` as a Secret Data object (opaque bytes) named `name`, left pre-active (it is only read
+/// with Get, and a pre-active object can be destroyed when it is replaced).
+pub(crate) fn register_secret(name: &str, value: &[u8]) -> Vec<Item> {
+    let key_block = Item::structure(
+        tag::KEY_BLOCK,
+        vec![
+            enumeration(tag::KEY_FORMAT_TYPE, KEY_FORMAT_OPAQUE),
+            Item::structure(tag::KEY_VALUE, vec![bytes(tag::KEY_MATERIAL, value)]),
+        ],
+    );
+    vec![
+        enumeration(tag::OBJECT_TYPE, OBJECT_TYPE_SECRET_DATA),
+        Item::structure(tag::TEMPLATE_ATTRIBUTE, vec![name_attribute(name)]),
+        Item::structure(tag::SECRET_DATA, vec![enumeration(tag::SECRET_DATA_TYPE, SECRET_DATA_TYPE_SEED), key_block]),
+    ]
+}
+
 /// Activate, Destroy, Get: the object alone.
 pub(crate) fn object(id: &str) -> Vec<Item> {
     vec![uid(id)]
@@ -283,6 +313,12 @@ pub(crate) fn payload_operations(payload: &Item) -> Vec<u32> {
 /// Data (and the tag, for Encrypt) of an Encrypt or Decrypt payload.
 pub(crate) fn payload_data(payload: &Item) -> (Option<&[u8]>, Option<&[u8]>) {
     (payload.find(tag::DATA).and_then(Item::as_bytes), payload.find(tag::AE_TAG).and_then(Item::as_bytes))
+}
+
+/// The bytes of a Get payload holding secret data.
+pub(crate) fn payload_secret(payload: &Item) -> Option<&[u8]> {
+    let value = payload.find(tag::SECRET_DATA)?.find(tag::KEY_BLOCK)?.find(tag::KEY_VALUE)?;
+    value.find(tag::KEY_MATERIAL).and_then(Item::as_bytes)
 }
 
 /// The raw key bytes of a Get payload holding a symmetric key.

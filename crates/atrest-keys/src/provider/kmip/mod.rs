@@ -183,6 +183,11 @@ impl KmipProvider {
         format!("{}{}", self.config.prefix, master)
     }
 
+    /// The KMIP name of the Secret Data object holding state record `name` (rollback protection).
+    fn record_object(&self, name: &str) -> String {
+        format!("{}state-record-{name}", self.config.prefix)
+    }
+
     /// The server's unique identifier of master key `master`, found by name once.
     fn uid(&self, master: &MasterKeyId) -> Result<String> {
         if let Some(uid) = lock(&self.uids).get(master) {
@@ -325,7 +330,7 @@ impl KeyProvider for KmipProvider {
     }
 
     fn master_key_ids(&self) -> Result<Vec<MasterKeyId>> {
-        let uids = message::payload_uids(&self.call_ok(Operation::Locate, message::locate(None))?);
+        let uids = message::payload_uids(&self.call_ok(Operation::Locate, message::locate_symmetric_keys())?);
         let mut ids = Vec::new();
         for uid in uids {
             let Ok(reply) = self.call(Operation::GetAttributes, message::get_attribute(&uid, "Name"))? else {
@@ -382,6 +387,33 @@ impl KeyProvider for KmipProvider {
             }
             _ => Err(KeyError::UnwrapFailed { master_key: master.to_string() }),
         }
+    }
+
+    /// Every Secret Data object named for record `name` (two where a replacement was cut short).
+    fn read_records(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let object = self.record_object(name);
+        let uids = message::payload_uids(&self.call_ok(Operation::Locate, message::locate(Some(&object)))?);
+        let mut out = Vec::with_capacity(uids.len());
+        for uid in uids {
+            let payload = self.call_ok(Operation::Get, message::object(&uid))?;
+            let bytes = message::payload_secret(&payload).ok_or_else(|| KeyError::StateRecordCorrupt {
+                origin: format!("object {uid} ({object:?}) on {}", self.server()),
+                reason: "Get returned no secret data".into(),
+            })?;
+            out.push(bytes.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Registers the record as a new Secret Data object, then destroys the copies it replaces.
+    fn write_record(&self, name: &str, _master: &MasterKeyId, bytes: &[u8]) -> Result<()> {
+        let object = self.record_object(name);
+        let old = message::payload_uids(&self.call_ok(Operation::Locate, message::locate(Some(&object)))?);
+        self.call_ok(Operation::Register, message::register_secret(&object, bytes))?;
+        for uid in old {
+            self.call_ok(Operation::Destroy, message::object(&uid))?;
+        }
+        Ok(())
     }
 
     fn retire_master_key(&self, id: &MasterKeyId) -> Result<()> {
