@@ -220,27 +220,35 @@ impl Inner {
         behind
     }
 
-    /// After replay: writes the record of a new store, of a store the key service had none for, or of a
-    /// rollback accepted; otherwise advances it to the opened state.
+    /// After replay: moves the record back to the directory where a rollback was accepted (failing the open
+    /// if the key service does not take it, so the acceptance is never only half done); otherwise writes the
+    /// first record of a new store (or of one the key service had none for) or advances it to the opened
+    /// state, where a failure is kept and retried in the background like any other.
     pub(crate) fn anchor_opened(&self) -> Result<()> {
         let durable = self.lock_writer().synced;
+        if self.anchor.lock().accepted.is_empty() {
+            let _ = self.advance_record(durable);
+            return Ok(());
+        }
+        let mut r = self.anchor.lock();
+        if let Protection::On(_) = r.protection {
+            let current = self.current_record(durable);
+            r.protection = Protection::On(None);
+            self.write_record(&mut r, current)?;
+        }
+        Ok(())
+    }
+
+    /// Advances the record to the store's state with batches through `durable` synced (writes the first one
+    /// where the key service has none yet): a no-op where nothing changed or protection is off.
+    pub(crate) fn advance_record(&self, durable: u64) -> std::result::Result<(), KeyError> {
         let mut r = self.anchor.lock();
         let Protection::On(held) = &r.protection else { return Ok(()) };
         let current = self.current_record(durable);
         let next = match held {
-            Some(h) if r.accepted.is_empty() => h.merge(&current),
-            _ => current,
+            Some(h) => h.merge(&current),
+            None => current,
         };
-        self.write_record(&mut r, next)?;
-        Ok(())
-    }
-
-    /// Advances the record to the store's state with batches through `durable` synced: a no-op where nothing
-    /// changed or protection is off.
-    pub(crate) fn advance_record(&self, durable: u64) -> std::result::Result<(), KeyError> {
-        let mut r = self.anchor.lock();
-        let Protection::On(Some(held)) = &r.protection else { return Ok(()) };
-        let next = held.merge(&self.current_record(durable));
         let result = self.write_record(&mut r, next);
         r.problem = result.as_ref().err().map(ToString::to_string);
         result

@@ -217,3 +217,33 @@ fn a_record_for_another_store_is_refused_as_corrupt() {
         other => panic!("expected a corrupt record, got {other:?}"),
     }
 }
+
+#[test]
+fn a_key_service_away_at_close_is_reported_and_the_record_catches_up_later() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mem = provider();
+    let p: Arc<dyn KeyProvider> = mem.clone();
+    let s = create(&dir, &p);
+    s.create_collection("c", IndexPolicy::All).unwrap();
+    s.close().unwrap();
+    let s = Store::open(cfg(&dir, &p)).unwrap();
+    let before = s.stats().unwrap().anchored.unwrap();
+    mem.simulate_fault(Some(atrest_keys::SimulatedFault::Unreachable));
+    // Writes go on within the key lease; the record cannot follow, and close says so.
+    s.put("c", "a", br#"{"x":1}"#.to_vec()).unwrap();
+    match s.advance_record() {
+        Err(StoreError::RecordNotAdvanced(e)) => assert!(matches!(e, KeyError::ProviderUnreachable { .. }), "{e}"),
+        other => panic!("expected RecordNotAdvanced, got {other:?}"),
+    }
+    assert!(s.stats().unwrap().anchor_problem.unwrap().contains("unreachable"));
+    let e = s.close().unwrap_err();
+    assert!(e.to_string().contains("durable") && e.to_string().contains("not advanced"), "{e}");
+    mem.simulate_fault(None);
+    let s = Store::open(cfg(&dir, &p)).unwrap();
+    assert_eq!(s.get("c", "a").unwrap().unwrap(), br#"{"x":1}"#);
+    let after = s.stats().unwrap().anchored.unwrap();
+    assert!(after.durable_batch > before.durable_batch, "{before:?} {after:?}");
+    assert!(s.stats().unwrap().anchor_problem.is_none());
+    s.close().unwrap();
+}
