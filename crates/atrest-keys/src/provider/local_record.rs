@@ -80,7 +80,11 @@ pub(crate) fn open(
         .and_then(|s| MasterKeyId::new(s).ok())
         .ok_or_else(|| bad("bad master-key id".into()))?;
     let material = material_of(&id).ok_or_else(|| {
-        bad(format!("it is authenticated under master key {id:?}, which the key file no longer holds"))
+        bad(format!(
+            "it is authenticated under master key {id:?}, which the key file no longer holds (a master key \
+             retired by a rotation made without the store open); removing this file makes the store start a new \
+             record at its next open, without protection against what happened before"
+        ))
     })?;
     let body_end = bytes.len() - TAG_LEN;
     let want = tag(&material, name, &bytes[..body_end]);
