@@ -1,6 +1,7 @@
 //! Only the store's durable ingest of `atrest bench`, for profiling one stage (`perf record` around it).
 //!
-//! `cargo run --release -p atrest-bench --example ingest -- DIR [SIZE_MIB] [all|none]`
+//! `cargo run --release -p atrest-bench --example ingest -- DIR [SIZE_MIB] [all|none]`; with `GETS=1` in the
+//! environment, random gets after the ingest; with `SCAN=1`, three cold full scans.
 
 use atrest_bench::store_run::{self, DocPool, RunSetup};
 use atrest_store::IndexPolicy;
@@ -25,6 +26,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs = t.elapsed().as_secs_f64();
     println!("{r:?}");
     println!("{:.0} MB/s of documents in {secs:.2} s", (mib << 20) as f64 / secs / 1e6);
+    if std::env::var_os("GETS").is_some() {
+        let g = store_run::random_gets(&bench, &pool, r.docs, 200_000, std::time::Duration::from_secs(5))?;
+        println!("{g:?}");
+    }
+    if std::env::var_os("SCAN").is_some() {
+        for _ in 0..3 {
+            println!("{:?}", store_run::full_scan(&bench, r.docs)?);
+        }
+    }
     bench.store.close()?;
     Ok(())
 }

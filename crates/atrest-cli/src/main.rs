@@ -365,7 +365,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let v = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
             let s = open()?;
             let mut out = std::io::BufWriter::new(output::Stdout);
-            for (id, doc) in s.find(&collection, &pointer, &v).map_err(e)? {
+            for item in s.find_iter(&collection, &pointer, &v).map_err(e)? {
+                let (id, doc) = item.map_err(e)?;
                 out.write_all(&find::line(format, &id, &one_line(doc))).map_err(|e| format!("stdout: {e}"))?;
             }
             out.flush().map_err(|e| format!("stdout: {e}"))

@@ -140,6 +140,44 @@ impl Store {
         self.inner.find(collection, pointer, value)
     }
 
+    /// [`Store::find`] as it goes: the index is read first (the matching ids only), then the documents are
+    /// read a thousand at a time, so memory holds one chunk of documents however many match. Errors in the
+    /// pointer, the value or the collection come at once; a read error ends the iteration.
+    pub fn find_iter<'a>(
+        &'a self,
+        collection: &'a str,
+        pointer: &'a str,
+        value: &serde_json::Value,
+    ) -> Result<impl Iterator<Item = Result<Document>> + 'a> {
+        let (ids, wanted) = {
+            let _m = self.inner.maint_shared();
+            self.inner.find_ids(collection, pointer, value)?
+        };
+        let mut chunks = ids.into_iter().peekable();
+        let mut buf: std::vec::IntoIter<Document> = Vec::new().into_iter();
+        let mut failed = false;
+        Ok(std::iter::from_fn(move || {
+            loop {
+                if let Some(d) = buf.next() {
+                    return Some(Ok(d));
+                }
+                if failed {
+                    return None;
+                }
+                chunks.peek()?;
+                let chunk: Vec<String> = chunks.by_ref().take(crate::read::SCAN_STEP).collect();
+                let _m = self.inner.maint_shared();
+                match self.inner.find_docs(collection, pointer, &wanted, &chunk) {
+                    Ok(docs) => buf = docs.into_iter(),
+                    Err(e) => {
+                        failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }))
+    }
+
     /// Number of live documents in a collection.
     pub fn count(&self, collection: &str) -> Result<u64> {
         Ok(self.inner.read_state().coll(collection)?.docs)

@@ -16,6 +16,9 @@ use std::sync::Arc;
 /// (one `atrest put`) does not leave runs piling up, without ever paying for a large merge.
 const SMALL_MERGE_BYTES: u64 = 32 << 20;
 
+/// How many entries a background merge writes between looks at whether the store is closing.
+const INTERRUPT_CHECK: usize = 4096;
+
 /// One merge to do.
 struct MergeJob {
     coll: u64,
@@ -61,7 +64,7 @@ impl Inner {
             }
             let Some(job) = self.pick_merge(small_only) else { return Ok(()) };
             let key = (job.coll, job.kind);
-            match self.run_merge(job) {
+            match self.run_merge(job, !small_only) {
                 // A key that cannot be had now: the runs are fine, try again at the next wake-up.
                 Err(crate::StoreError::Keys(_)) => return Ok(()),
                 Err(e) => {
@@ -102,14 +105,21 @@ impl Inner {
         None
     }
 
-    /// Merges the job's runs into one and installs it in their place.
-    fn run_merge(&self, job: MergeJob) -> Result<()> {
+    /// Merges the job's runs into one and installs it in their place. With `interruptible`, a store that is
+    /// closing stops the merge within a few thousand entries: its partial output is removed and the inputs
+    /// stay, to be merged by a later open (so closing never waits for a large merge).
+    fn run_merge(&self, job: MergeJob, interruptible: bool) -> Result<()> {
         let ctx = self.ctx(Some(&job.name));
         let sources: Vec<Source<'_>> =
             job.inputs.iter().map(|r| Box::new(r.iter(&ctx, &[], false)) as Source<'_>).collect();
         let merged = MergeIter::new(sources);
+        let mut interrupted = false;
         let out = self.write_run(job.coll, job.kind, |w| {
-            for e in merged {
+            for (n, e) in merged.enumerate() {
+                if interruptible && n % INTERRUPT_CHECK == INTERRUPT_CHECK - 1 && self.stopping() {
+                    interrupted = true;
+                    break;
+                }
                 let (k, v) = e?;
                 if job.bottom && v == DELETED {
                     continue;
@@ -118,6 +128,10 @@ impl Inner {
             }
             Ok(())
         })?;
+        if interrupted {
+            out.iter().for_each(|r| r.retire());
+            return Ok(());
+        }
         self.install(|s| {
             let runs = s.colls.get_mut(&job.coll).map(|c| c.lsm.runs_mut(job.kind));
             let at = runs.as_ref().and_then(|t| t.iter().position(|r| Arc::ptr_eq(r, &job.inputs[0])));
@@ -156,7 +170,7 @@ impl Inner {
                 .collect()
         };
         for job in jobs {
-            self.run_merge(job)?;
+            self.run_merge(job, false)?;
         }
         Ok(())
     }

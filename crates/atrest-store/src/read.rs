@@ -117,6 +117,18 @@ impl Inner {
 
     /// Documents whose value at `pointer` equals `value` (a JSON scalar), in id order.
     pub(crate) fn find(&self, collection: &str, pointer: &str, value: &serde_json::Value) -> Result<Vec<Document>> {
+        let (ids, wanted) = self.find_ids(collection, pointer, value)?;
+        self.find_docs(collection, pointer, &wanted, &ids)
+    }
+
+    /// The ids the index lists for `value` at `pointer` (a superset: an entry is a hash), in id order, and the
+    /// value's canonical form to check the documents against.
+    pub(crate) fn find_ids(
+        &self,
+        collection: &str,
+        pointer: &str,
+        value: &serde_json::Value,
+    ) -> Result<(Vec<String>, Vec<u8>)> {
         json::check_pointer(pointer)?;
         let wanted = json::canonical_scalar(value)?;
         let (view, hash) = {
@@ -142,10 +154,21 @@ impl Inner {
                 ids.push(id);
             }
         }
+        Ok((ids, wanted))
+    }
+
+    /// The documents of `ids` (from [`Inner::find_ids`]) that exist and hold `wanted` at `pointer` now.
+    pub(crate) fn find_docs(
+        &self,
+        collection: &str,
+        pointer: &str,
+        wanted: &[u8],
+        ids: &[String],
+    ) -> Result<Vec<Document>> {
         let mut found = Vec::new();
         for id in ids {
-            if let (_, Some(e)) = self.lookup(collection, &id)? {
-                found.push((id, e.loc));
+            if let (_, Some(e)) = self.lookup(collection, id)? {
+                found.push((id.clone(), e.loc));
             }
         }
         let docs = self.read_docs(collection, &found.iter().map(|f| f.1).collect::<Vec<_>>(), true)?;
@@ -154,7 +177,7 @@ impl Inner {
             .into_iter()
             .map(|f| f.0)
             .zip(docs)
-            .filter(|(_, doc)| json::canonical_at(doc, pointer).as_ref() == Some(&wanted))
+            .filter(|(_, doc)| json::canonical_at(doc, pointer).as_deref() == Some(wanted))
             .collect())
     }
 

@@ -162,3 +162,31 @@ fn opening_reads_no_index_and_memory_stays_bounded() {
     assert_eq!(s.get("c", "k004321").unwrap().unwrap(), doc(4321, 4321).into_bytes());
     assert!(s.stats().unwrap().cache_bytes > 0);
 }
+
+#[test]
+fn find_iter_reads_in_chunks_and_agrees_with_find() {
+    let (fs, keys) = mem();
+    let s = Store::create(cfg(&fs, &keys)).unwrap();
+    s.create_collection("c", IndexPolicy::Paths(vec!["/city".into()])).unwrap();
+    // 2,500 matches (three chunks of the iterator), some in runs and some in the buffers, one replaced so it
+    // no longer matches, one deleted, and others that never matched.
+    for i in 0..3000u64 {
+        let city = if i % 6 == 5 { "Bergen" } else { "Oslo" };
+        s.put("c", &format!("d{i:05}"), format!(r#"{{"city":"{city}","n":{i}}}"#).into_bytes()).unwrap();
+        if i == 1500 {
+            s.checkpoint().unwrap();
+        }
+    }
+    s.put("c", "d00000", br#"{"city":"Bergen"}"#.to_vec()).unwrap();
+    s.delete("c", "d00001").unwrap();
+    let all = s.find("c", "/city", &json!("Oslo")).unwrap();
+    assert_eq!(all.len(), 2500 - 2);
+    let streamed: Vec<_> = s.find_iter("c", "/city", &json!("Oslo")).unwrap().map(Result::unwrap).collect();
+    assert_eq!(streamed, all);
+    assert!(streamed.windows(2).all(|w| w[0].0 < w[1].0), "not in id order");
+    assert!(matches!(s.find_iter("c", "/n", &json!(1)), Err(atrest_store::StoreError::NotIndexed { .. })));
+    assert!(matches!(
+        s.find_iter("nope", "/city", &json!("Oslo")),
+        Err(atrest_store::StoreError::NoSuchCollection { .. })
+    ));
+}
