@@ -331,7 +331,7 @@ pub fn random_gets(
         mean_us: us(lat.iter().sum::<Duration>()) / lat.len() as f64,
         p50_us: pct(0.5),
         p99_us: pct(0.99),
-        cache: format!("warm (files just written), {GET_THREADS} threads"),
+        cache: format!("warm (after a full scan), {GET_THREADS} threads"),
     })
 }
 
