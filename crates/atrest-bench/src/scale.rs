@@ -124,15 +124,35 @@ fn timed(
     if let (Some(b), Some(mut i)) = (stdin, child.stdin.take()) {
         i.write_all(b).map_err(io("write to", &opts.atrest))?;
     }
-    let out = child.wait_with_output().map_err(io("wait for", &opts.atrest))?;
+    // Output is counted as it arrives, never held: an export prints every document.
+    let mut stderr = child.stderr.take();
+    let err_reader = std::thread::spawn(move || {
+        let mut e = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = std::io::Read::read_to_end(s, &mut e);
+        }
+        e
+    });
+    let mut lines = 0u64;
+    if let Some(mut o) = child.stdout.take() {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = std::io::Read::read(&mut o, &mut buf).map_err(io("read the output of", &opts.atrest))?;
+            if n == 0 {
+                break;
+            }
+            lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    let status = child.wait().map_err(io("wait for", &opts.atrest))?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
-    let err = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
+    let err_bytes = err_reader.join().unwrap_or_default();
+    let err = String::from_utf8_lossy(&err_bytes);
+    if !status.success() {
         return Err(BenchError::Worker(format!("atrest {}: {}", args.join(" "), err.trim())));
     }
     let kib: f64 =
         err.lines().find_map(|l| l.strip_prefix(PEAK_RSS_PREFIX)).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0);
-    let lines = out.stdout.iter().filter(|&&b| b == b'\n').count() as u64;
     Ok((ms, kib / 1024.0, lines))
 }
 
