@@ -2,11 +2,13 @@
 //! atrest-store; this file parses arguments, shows progress and prints results.
 
 mod backup;
+mod collections;
 mod find;
 mod import;
 mod keys;
 mod output;
 mod rollback;
+mod remote;
 mod serve;
 mod token;
 
@@ -28,6 +30,16 @@ struct Cli {
     data: Option<PathBuf>,
     #[command(flatten)]
     keys: keys::KeyArgs,
+    /// Run the command through the `atrest serve` at this URL instead of opening --data (get, put, delete,
+    /// create, drop, find, import, export, attach, attachment, collections, info, rotate, token).
+    #[arg(long, global = true, value_name = "https://HOST:PORT")]
+    url: Option<String>,
+    /// With --url: the file holding the access token (from `atrest token create`).
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// With --url: the server's certificate, or the CA that issued it (PEM).
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// Threads for sealing and opening pages (0: one per core; at most 1024).
     #[arg(long, global = true, default_value_t = 0, value_parser = parse_threads)]
     threads: usize,
@@ -173,6 +185,8 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Lists the collections: name, index policy and document count, tab separated.
+    Collections,
     /// Backs the store up to TARGET (a directory or an object-store URL), incrementally; --every: periodically.
     Backup(backup::BackupArgs),
     /// Restores a backup (default: the newest) into the empty or new --data directory, verifying every page.
@@ -290,7 +304,14 @@ fn run(cli: Cli) -> Result<(), String> {
             None => bench(cli.data, cli.threads, size, json),
         };
     }
-    let data = cli.data.clone().ok_or("no data directory: pass --data DIR")?;
+    if let Some(url) = &cli.url {
+        if cli.data.is_some() {
+            return Err("--url and --data name two stores: give one of them".to_owned());
+        }
+        let remote = remote::Remote::new(url, cli.token_file.as_deref(), cli.ca_file.as_deref())?;
+        return remote::run(&remote, cli.command);
+    }
+    let data = cli.data.clone().ok_or("no data directory: pass --data DIR (or --url of a server)")?;
     let key_args = &cli.keys;
     let threads = cli.threads;
     // The lock file records who owns the directory, so a second command can say who it is waiting for.
@@ -458,6 +479,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Info => info(open()?),
         Command::AcceptRollback { yes } => rollback::accept_rollback(&data, key_args, tune, yes),
+        Command::Collections => collections::list(&open()?),
         Command::Backup(args) => backup::backup(open()?, &data, args),
         Command::Restore(args) => backup::restore(&data, key_args, args),
         Command::VerifyBackup(args) => backup::verify(key_args, &args),
