@@ -7,8 +7,8 @@ mod find;
 mod import;
 mod keys;
 mod output;
-mod rollback;
 mod remote;
+mod rollback;
 mod serve;
 mod token;
 
