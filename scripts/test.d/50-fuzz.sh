@@ -2,8 +2,9 @@
 # (default 20) from a scratch copy of its checked-in seed corpus, so the targets never rot. Uses nightly with
 # AddressSanitizer; installs nightly and cargo-fuzz when missing. Where no nightly can be had (a machine that
 # cannot fetch toolchains), it falls back to the pinned stable toolchain without a sanitizer and says so.
-# Time: about 80 seconds of fuzzing (4 targets) plus the build (3-4 minutes on 2 cores from clean) and, where cargo-fuzz
-# is missing, about 2 minutes to install it. Long runs: docs/fuzzing.md.
+# Time: about 140 seconds of fuzzing (7 targets: atrest-core pages and AEAD, atrest-json, atrest-keys KMIP TTLV,
+# state records and keyring file) plus the build (4-6 minutes on 2 cores from clean, ring and cryptoki included)
+# and, where cargo-fuzz is missing, about 2 minutes to install it. Long runs: docs/fuzzing.md.
 set -euo pipefail
 source scripts/lib.sh
 seconds="${FUZZ_SECONDS:-20}"
@@ -26,6 +27,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked \
     || { echo "ERROR: cargo install cargo-fuzz failed (it needs crates.io and a C++ compiler)" >&2; exit 1; }
 fi
+
+# The atrest-keys seeds are made by its encoders: check they still are (seconds; see docs/fuzzing.md).
+echo "--- checking the atrest-keys seed corpora against their generator"
+cargo test --locked -q -p atrest-keys --features fuzzing --test fuzz_seeds \
+  || { echo "ERROR: fuzz/corpus seeds of atrest-keys are stale or wrong (see docs/fuzzing.md to rewrite them)" >&2; exit 1; }
 
 cd fuzz
 targets=$(cargo "${toolchain[@]}" fuzz list)

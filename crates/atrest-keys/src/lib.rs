@@ -37,6 +37,9 @@
 mod atomic;
 mod clock;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keyring;
 mod open;
 mod provider;

@@ -127,11 +127,15 @@ pub(crate) fn encode(data: &KeyringData) -> Vec<u8> {
             })
             .collect(),
     };
-    let mut out = serde_json::to_vec(&body).expect("the keyring body always serializes");
-    let digest = Sha3_256::digest(&out);
+    with_checksum(&serde_json::to_vec(&body).expect("the keyring body always serializes"))
+}
+
+/// The file's bytes for a body line: the body, a newline, the checksum line.
+pub(crate) fn with_checksum(body: &[u8]) -> Vec<u8> {
+    let mut out = body.to_vec();
     out.push(b'\n');
     out.extend_from_slice(CHECKSUM_TAG.as_bytes());
-    out.extend_from_slice(hex::encode(digest).as_bytes());
+    out.extend_from_slice(hex::encode(Sha3_256::digest(body)).as_bytes());
     out.push(b'\n');
     out
 }

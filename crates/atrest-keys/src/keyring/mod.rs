@@ -7,8 +7,8 @@
 //! outage, and fail closed after it.
 
 mod cache;
-mod entry;
-mod file;
+pub(crate) mod entry;
+pub(crate) mod file;
 mod lease;
 mod state_record;
 

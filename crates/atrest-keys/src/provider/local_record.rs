@@ -30,7 +30,7 @@ pub(crate) fn path(key_file: &Path, name: &str) -> PathBuf {
     key_file.with_file_name(format!("{file}.{name}.state"))
 }
 
-fn tag(master: &MasterKeyMaterial, name: &str, body: &[u8]) -> [u8; TAG_LEN] {
+pub(crate) fn tag(master: &MasterKeyMaterial, name: &str, body: &[u8]) -> [u8; TAG_LEN] {
     let mut k = Sha3_256::new();
     k.update(b"atrest-state-record-key-v1");
     k.update(master.expose_secret());

@@ -10,9 +10,9 @@
 //! provider in [`Retrying`] to retry those with backoff.
 
 #[cfg(feature = "kmip")]
-mod kmip;
+pub(crate) mod kmip;
 mod local_file;
-mod local_record;
+pub(crate) mod local_record;
 mod memory;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;

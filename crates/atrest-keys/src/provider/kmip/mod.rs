@@ -28,8 +28,8 @@
 
 mod config;
 mod conn;
-mod message;
-mod ttlv;
+pub(crate) mod message;
+pub(crate) mod ttlv;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
