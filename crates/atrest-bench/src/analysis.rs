@@ -269,6 +269,14 @@ mod tests {
             written_mb_s,
             batches: 12,
             writers: 2,
+            leader: crate::store_run::LeaderTimes {
+                commits: 12,
+                pack_seal_s: seconds * 0.4,
+                write_wait_s: 0.0,
+                sync_s: seconds * 0.1,
+                apply_s: seconds * 0.2,
+                busy: 0.7,
+            },
         }
     }
 

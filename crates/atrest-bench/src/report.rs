@@ -252,6 +252,21 @@ impl Report {
         for l in &a.limits {
             let _ = writeln!(o, "- {l}");
         }
+        for x in [&self.store.ingest_no_index, &self.store.ingest_default_index] {
+            let l = &x.leader;
+            let _ = writeln!(
+                o,
+                "- commit leader, indexing {}: busy {:.0}% of the ingest's wall time ({} commits: packing and \
+                 sealing {:.2} s, write wait {:.2} s, fdatasync {:.2} s, applying {:.2} s)",
+                x.indexing,
+                l.busy * 100.0,
+                l.commits,
+                l.pack_seal_s,
+                l.write_wait_s,
+                l.sync_s,
+                l.apply_s
+            );
+        }
         let _ = writeln!(o, "\nCores to keep up with NVMe (indexing off)");
         let _ = writeln!(
             o,

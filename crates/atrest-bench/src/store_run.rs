@@ -86,6 +86,26 @@ pub struct IngestResult {
     pub batches: u64,
     /// Concurrent client threads.
     pub writers: usize,
+    /// Where the store's commit leader spent the ingest's wall time.
+    pub leader: LeaderTimes,
+}
+
+/// The commit leader's steps during an ingest (from [`atrest_store::CommitTimes`]), in seconds of wall time.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaderTimes {
+    /// Commits led.
+    pub commits: u64,
+    /// Packing, sealing and handing pages to the disk.
+    pub pack_seal_s: f64,
+    /// Waiting for writes in flight.
+    pub write_wait_s: f64,
+    /// `fdatasync`.
+    pub sync_s: f64,
+    /// Applying records to the buffers.
+    pub apply_s: f64,
+    /// The sum of those over the ingest's wall time: 1.0 means commits never stopped, so the one leader was
+    /// the limit.
+    pub busy: f64,
 }
 
 /// Random point reads.
@@ -215,6 +235,7 @@ pub fn ingest(
         batches.push(start..n);
     }
     let before = dir_bytes(&bench.data_dir)?;
+    let commits0 = bench.store.stats().map_err(store_err("reading the store's statistics"))?.commits;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let written = std::sync::atomic::AtomicU64::new(0);
     let stage = format!("ingesting with indexing {indexing}");
@@ -253,6 +274,18 @@ pub fn ingest(
     };
     let prep: Duration = prep?.into_iter().sum();
     let bytes_written = dir_bytes(&bench.data_dir)?.saturating_sub(before);
+    let c = bench.store.stats().map_err(store_err("reading the store's statistics"))?.commits;
+    let secs = |a: u64, b: u64| a.saturating_sub(b) as f64 / 1e6;
+    let mut leader = LeaderTimes {
+        commits: c.commits.saturating_sub(commits0.commits),
+        pack_seal_s: secs(c.pack_seal_us, commits0.pack_seal_us),
+        write_wait_s: secs(c.write_wait_us, commits0.write_wait_us),
+        sync_s: secs(c.sync_us, commits0.sync_us),
+        apply_s: secs(c.apply_us, commits0.apply_us),
+        busy: 0.0,
+    };
+    leader.busy =
+        (leader.pack_seal_s + leader.write_wait_s + leader.sync_s + leader.apply_s) / elapsed.as_secs_f64().max(1e-9);
     Ok(IngestResult {
         indexing: indexing.to_owned(),
         docs: n,
@@ -266,6 +299,7 @@ pub fn ingest(
         written_mb_s: mb_s(bytes_written, elapsed),
         batches: batches.len() as u64,
         writers: WRITERS,
+        leader,
     })
 }
 

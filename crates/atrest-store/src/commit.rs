@@ -159,6 +159,7 @@ impl Inner {
     /// Packs, seals, writes and syncs the jobs, then applies them. Returns each job's chunk extents.
     fn write_jobs(&self, jobs: Vec<Job>) -> Result<Vec<Vec<Extent>>> {
         let mut writer = self.lock_writer();
+        let started = std::time::Instant::now();
         let sync = jobs.iter().any(|j| j.sync);
         let mut out: Vec<Vec<Extent>> = vec![Vec::new(); jobs.len()];
         // Group by collection, keeping each collection's order, so each collection gets one run of pages.
@@ -253,12 +254,16 @@ impl Inner {
         }
         flush(&mut batch, &mut placed, &mut writer)?;
         writer.keep(batch.into_buf());
+        let packed = std::time::Instant::now();
         // No write stays in flight past a commit: checkpoints and readers rely on it.
         writer.wait(&*self.storage)?;
+        let waited = std::time::Instant::now();
         if sync {
             writer.sync(&*self.storage)?;
         }
+        let synced = std::time::Instant::now();
         self.apply_batch(applied, &seg_keys, written)?;
+        self.commit_times.add(packed - started, waited - packed, synced - waited, synced.elapsed());
         // The writes are durable and applied whatever happens to a checkpoint now: acknowledge them, and let a
         // failed checkpoint poison the store for the writes that follow.
         if let Some(live) = self.checkpoint_due() {

@@ -58,7 +58,7 @@ pub use files::{FORMAT_FILE, LOCK_FILE, MANIFEST_FILE};
 pub use json::{IndexKey, IndexPolicy, Limits};
 pub use maint::RekeyReport;
 pub use manifest::{FormatInfo, STORE_FORMAT_VERSION};
-pub use stats::{CollectionStats, StoreStats};
+pub use stats::{CollectionStats, CommitTimes, StoreStats};
 pub use storage::{FaultPlan, FaultStorage, FsStorage, LockAttempt, OwnerLock, Storage, StorageFile};
 pub use store::{Document, Store};
 pub use verify::{VerifyFailure, VerifyReport};

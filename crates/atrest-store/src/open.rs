@@ -193,6 +193,7 @@ impl Store {
             pool,
             wake: Default::default(),
             ckpt_lock: Mutex::default(),
+            commit_times: Default::default(),
             stuck: Mutex::default(),
             anchor: crate::anchor::Anchor::new(),
             _owner: lock,

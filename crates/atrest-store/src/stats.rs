@@ -20,6 +20,22 @@ pub struct CollectionStats {
     pub index_entries: u64,
 }
 
+/// Where the group-commit leader's wall time went since the store was opened, summed over commits, in
+/// microseconds: what limits a store whose writers wait for one another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitTimes {
+    /// Commits led.
+    pub commits: u64,
+    /// Packing records into pages, sealing them and handing them to the disk.
+    pub pack_seal_us: u64,
+    /// Waiting for writes still in flight at the end of a commit.
+    pub write_wait_us: u64,
+    /// `fdatasync`.
+    pub sync_us: u64,
+    /// Applying the durable records to the buffers (looking up what each replaces).
+    pub apply_us: u64,
+}
+
 /// What `info` shows.
 #[derive(Debug, Clone)]
 pub struct StoreStats {
@@ -50,6 +66,8 @@ pub struct StoreStats {
     pub anchored: Option<atrest_keys::StateRecord>,
     /// Why rollback protection is off, or the last failure to advance the record.
     pub anchor_problem: Option<String>,
+    /// Where the commit leader's time went since the store was opened.
+    pub commits: CommitTimes,
 }
 
 impl Store {
@@ -64,6 +82,7 @@ impl Store {
             }
         }
         let (anchored, anchor_problem) = inner.anchor.status();
+        let commits = inner.commit_times.get();
         let backend = atrest_core::Xaes256Gcm::try_new(&[0u8; 32]).map(|k| k.backend().to_string()).unwrap_or_default();
         Ok(StoreStats {
             store_id: inner.format.store_id_hex(),
@@ -91,6 +110,7 @@ impl Store {
             buffer_bytes: s.mem_bytes(),
             anchored,
             anchor_problem,
+            commits,
         })
     }
 }

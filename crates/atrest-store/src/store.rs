@@ -72,6 +72,45 @@ pub(crate) struct Wake {
     pub(crate) stop: bool,
 }
 
+/// Running sums behind [`crate::CommitTimes`].
+#[derive(Debug, Default)]
+pub(crate) struct CommitTimers {
+    commits: AtomicU64,
+    pack_seal_us: AtomicU64,
+    write_wait_us: AtomicU64,
+    sync_us: AtomicU64,
+    apply_us: AtomicU64,
+}
+
+impl CommitTimers {
+    /// Adds one commit's steps.
+    pub(crate) fn add(
+        &self,
+        pack_seal: std::time::Duration,
+        write_wait: std::time::Duration,
+        sync: std::time::Duration,
+        apply: std::time::Duration,
+    ) {
+        let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.pack_seal_us.fetch_add(us(pack_seal), Ordering::Relaxed);
+        self.write_wait_us.fetch_add(us(write_wait), Ordering::Relaxed);
+        self.sync_us.fetch_add(us(sync), Ordering::Relaxed);
+        self.apply_us.fetch_add(us(apply), Ordering::Relaxed);
+    }
+
+    /// The sums so far.
+    pub(crate) fn get(&self) -> crate::CommitTimes {
+        crate::CommitTimes {
+            commits: self.commits.load(Ordering::Relaxed),
+            pack_seal_us: self.pack_seal_us.load(Ordering::Relaxed),
+            write_wait_us: self.write_wait_us.load(Ordering::Relaxed),
+            sync_us: self.sync_us.load(Ordering::Relaxed),
+            apply_us: self.apply_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// A checkpoint whose buffers are frozen but not yet installed as runs: where the log stood when they were
 /// frozen, each collection's document count then, and the log bytes they cover.
 #[derive(Debug)]
@@ -107,6 +146,8 @@ pub(crate) struct Inner {
     /// Held by whoever checkpoints (taken with the writer lock held, kept while the runs are written); holds
     /// the frozen checkpoint not yet installed, if any (one whose run writing failed is retried).
     pub(crate) ckpt_lock: Mutex<Option<Frozen>>,
+    /// Where the commit leader's time goes.
+    pub(crate) commit_times: CommitTimers,
     /// Trees whose last merge failed (a damaged run): not merged again until `reindex`.
     pub(crate) stuck: Mutex<std::collections::HashSet<(u64, crate::index::run::RunKind)>>,
     /// Rollback protection: the store's record in the key service.

@@ -190,3 +190,17 @@ fn find_iter_reads_in_chunks_and_agrees_with_find() {
         Err(atrest_store::StoreError::NoSuchCollection { .. })
     ));
 }
+
+#[test]
+fn commit_times_count_every_commit() {
+    let (fs, keys) = mem();
+    let s = Store::create(cfg(&fs, &keys)).unwrap();
+    s.create_collection("c", IndexPolicy::All).unwrap();
+    let before = s.stats().unwrap().commits;
+    for i in 0..5u64 {
+        s.put("c", &format!("k{i}"), doc(i, i).into_bytes()).unwrap();
+    }
+    let after = s.stats().unwrap().commits;
+    assert_eq!(after.commits - before.commits, 5);
+    assert!(after.pack_seal_us >= before.pack_seal_us && after.apply_us >= before.apply_us);
+}
