@@ -168,7 +168,15 @@ impl Item {
         let start = out.len();
         match &self.value {
             Value::Structure(items) => items.iter().for_each(|i| i.encode_into(out)),
-            Value::BigInteger(b) | Value::ByteString(b) => out.extend_from_slice(b),
+            Value::BigInteger(b) => {
+                // Sign-extended on the left to a positive multiple of 8 bytes (9.1.1.4), so that any value
+                // encodes to what the decoder takes.
+                let fill = if b.first().is_some_and(|&x| x & 0x80 != 0) { 0xFF } else { 0 };
+                let pad = if b.is_empty() { 8 } else { (8 - b.len() % 8) % 8 };
+                out.extend(std::iter::repeat_n(fill, pad));
+                out.extend_from_slice(b);
+            }
+            Value::ByteString(b) => out.extend_from_slice(b),
             Value::TextString(s) => out.extend_from_slice(s.as_bytes()),
             _ => unreachable!("fixed-length types returned above"),
         }
@@ -313,6 +321,25 @@ mod tests {
             let want = hex(bytes);
             assert_eq!(item.encode(), want, "{item:?}");
             assert_eq!(Item::decode(&want).unwrap(), item);
+        }
+    }
+
+    #[test]
+    fn big_integers_of_any_length_encode_to_what_decodes() {
+        // Two's complement, sign-extended to a multiple of 8 bytes: the same number, as the decoder requires.
+        let cases: [(&[u8], &str); 5] = [
+            (&[], "0000000000000000"),
+            (&[0x01, 0x00], "0000000000000100"),
+            (&[0xFF], "FFFFFFFFFFFFFFFF"),
+            (&[0x80, 0, 0, 0, 0, 0, 0, 0, 1], "FFFFFFFFFFFFFF80 0000000000000001"),
+            (&[0x7F, 1, 2, 3, 4, 5, 6, 7], "7F01020304050607"),
+        ];
+        for (value, want) in cases {
+            let item = Item::new(0x420020, Value::BigInteger(value.to_vec()));
+            let want = hex(want);
+            let bytes = item.encode();
+            assert_eq!(&bytes[..8], &hex(&format!("420020 04 {:08X}", want.len())), "{value:02X?}");
+            assert_eq!(Item::decode(&bytes).unwrap(), Item::new(0x420020, Value::BigInteger(want)));
         }
     }
 
