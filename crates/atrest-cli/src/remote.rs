@@ -164,7 +164,7 @@ impl Remote {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(hyper::header::HOST, format!("{}:{}", self.host, self.port))
+            .header(hyper::header::HOST, self.url().trim_start_matches("https://"))
             .header(hyper::header::AUTHORIZATION, &self.authorization);
         if let Some(len) = len {
             request = request.header(hyper::header::CONTENT_LENGTH, len);
