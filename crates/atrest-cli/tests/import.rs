@@ -79,6 +79,22 @@ fn a_document_the_store_refuses_names_its_line_and_the_batch_not_written() {
     assert!(cli.get("b").is_some() && cli.get("d").is_none());
 }
 
+/// Reading overlaps committing: batches read after the one the store refuses are never written, and what
+/// was committed before it is reported exactly.
+#[test]
+fn batches_read_after_a_refused_one_are_not_written() {
+    let cli = Cli::new();
+    let mut lines: Vec<String> = (1..=40).map(|i| format!("{{\"id\":\"d{i}\"}}")).collect();
+    lines[24] = "{\"id\":\"\"}".into();
+    let f = cli.file("many.jsonl", &(lines.join("\n") + "\n"));
+    let o = cli.run(&["import", "c", &f, "--batch", "5"]);
+    fails(&o, "line 25: document id is empty (nothing of lines 21-25 was written)");
+    fails(&o, "committed lines 1-20; nothing after");
+    for i in 1..=40 {
+        assert_eq!(cli.get(&format!("d{i}")).is_some(), i <= 20, "d{i}");
+    }
+}
+
 #[test]
 fn ids_have_one_canonical_form() {
     let cli = Cli::new();

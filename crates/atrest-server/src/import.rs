@@ -116,6 +116,10 @@ struct Pending {
 
 /// Imports `input` into `collection` (which must exist); returns what was committed.
 ///
+/// Reading and checking lines overlaps with committing: a second thread commits each full batch in order
+/// while this one reads the next (at most one batch waits between them). What was committed is what any
+/// error reports, exactly as if the batches were committed one after another.
+///
 /// # Errors
 /// [`ImportError`], saying what was committed.
 pub fn import(
@@ -125,21 +129,131 @@ pub fn import(
     opts: &ImportOptions,
     events: &mut dyn FnMut(ImportEvent<'_>),
 ) -> Result<Committed, ImportError> {
+    let (to_committer, batches) = std::sync::mpsc::sync_channel::<Pending>(1);
+    let (report, results) = std::sync::mpsc::channel::<Result<(usize, Committed), ImportError>>();
+    std::thread::scope(|scope| {
+        let committer = scope.spawn(move || {
+            let mut done = Committed::default();
+            for mut pending in batches {
+                let r = commit(store, collection, &mut pending, &mut done);
+                let failed = r.is_err();
+                if report.send(r.map(|n| (n, done))).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut feed = Feed { to_committer: Some(to_committer), results: &results, done: Committed::default() };
+        let r = read_batches(input, opts, events, &mut feed);
+        // Whatever stopped the reading, the batches handed over are committed (or refused) first, in order.
+        drop(feed.to_committer.take());
+        let committer_ok = committer.join().is_ok();
+        let drained = feed.drain(events, true);
+        match (r, drained) {
+            (_, Err(e)) => Err(e),
+            _ if !committer_ok => Err(ImportError::Input {
+                error: std::io::Error::other("the import's commit thread panicked"),
+                committed: feed.done,
+            }),
+            (Ok(()), Ok(())) => Ok(feed.done),
+            (Err(stop), Ok(())) => Err(stop.into_error(feed.done)),
+        }
+    })
+}
+
+/// The reading side's link to the committing thread.
+struct Feed<'r> {
+    to_committer: Option<std::sync::mpsc::SyncSender<Pending>>,
+    results: &'r std::sync::mpsc::Receiver<Result<(usize, Committed), ImportError>>,
+    /// What the committing thread reported committed so far.
+    done: Committed,
+}
+
+impl Feed<'_> {
+    /// Takes the committing thread's reports (all of them, waiting, with `wait`), telling `events`; the first
+    /// refused batch is the error.
+    fn drain(&mut self, events: &mut dyn FnMut(ImportEvent<'_>), wait: bool) -> Result<(), ImportError> {
+        loop {
+            let r = if wait {
+                match self.results.recv() {
+                    Ok(r) => r,
+                    Err(_) => return Ok(()),
+                }
+            } else {
+                match self.results.try_recv() {
+                    Ok(r) => r,
+                    Err(_) => return Ok(()),
+                }
+            };
+            let (n, done) = r?;
+            self.done = done;
+            events(ImportEvent::Committed(n));
+        }
+    }
+
+    /// Hands a full batch to the committing thread (waiting while one is already waiting there).
+    fn send(&mut self, pending: &mut Pending, events: &mut dyn FnMut(ImportEvent<'_>)) -> Result<(), Stop> {
+        self.drain(events, false).map_err(Stop::Failed)?;
+        if pending.docs.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(
+            pending,
+            Pending { lines: Vec::new(), docs: Vec::with_capacity(pending.docs.capacity()), ids: HashMap::new() },
+        );
+        match self.to_committer.as_ref().map(|t| t.send(batch)) {
+            Some(Ok(())) => Ok(()),
+            // The committing thread stopped: a batch was refused; its report says which.
+            _ => Err(Stop::Committer),
+        }
+    }
+}
+
+/// Why reading stopped before the end.
+enum Stop {
+    /// A line was refused (the lines before it were handed over).
+    Line { line: u64, what: String },
+    /// The input could not be read.
+    Input(std::io::Error),
+    /// A batch was refused by the store.
+    Failed(ImportError),
+    /// The committing thread stopped (a refused batch, reported by [`Feed::drain`]).
+    Committer,
+}
+
+impl Stop {
+    fn into_error(self, committed: Committed) -> ImportError {
+        match self {
+            Stop::Line { line, what } => ImportError::Line { line, what, resume_from: line, committed, source: None },
+            Stop::Input(error) => ImportError::Input { error, committed },
+            Stop::Failed(e) => e,
+            Stop::Committer => ImportError::Input {
+                error: std::io::Error::other("the import's commit thread stopped without saying why"),
+                committed,
+            },
+        }
+    }
+}
+
+/// The reading side: reads and checks lines, and hands each full batch (and the last one) to the committer.
+fn read_batches(
+    input: &mut dyn BufRead,
+    opts: &ImportOptions,
+    events: &mut dyn FnMut(ImportEvent<'_>),
+    feed: &mut Feed<'_>,
+) -> Result<(), Stop> {
     let limits = Limits::default();
     let json_limits = JsonLimits { max_len: limits.max_doc_len, ..JsonLimits::default() };
     let batch = opts.batch.max(1);
     let mut pending = Pending { lines: Vec::new(), docs: Vec::with_capacity(batch.min(100_000)), ids: HashMap::new() };
-    let mut done = Committed::default();
     let mut line = Vec::new();
     let mut lineno = 0u64;
-    let input_error = |error, done| ImportError::Input { error, committed: done };
     loop {
         lineno += 1;
-        let read = read_line(input, &mut line, limits.max_doc_len).map_err(|e| input_error(e, done))?;
+        let read = read_line(input, &mut line, limits.max_doc_len).map_err(Stop::Input)?;
         let doc = match read {
             Line::End => break,
             Line::TooLong if lineno < opts.resume_from => {
-                skip_line(input).map_err(|e| input_error(e, done))?;
+                skip_line(input).map_err(Stop::Input)?;
                 continue;
             }
             _ if lineno < opts.resume_from => continue,
@@ -148,7 +262,8 @@ pub fn import(
                     "document is more than {} bytes (the limit; the line was not read further)",
                     limits.max_doc_len
                 );
-                return refuse(store, collection, &mut pending, &mut done, events, lineno, what);
+                feed.send(&mut pending, events)?;
+                return Err(Stop::Line { line: lineno, what });
             }
             Line::Read => line.trim_ascii(),
         };
@@ -157,7 +272,10 @@ pub fn import(
         }
         let id = match document_id(doc, &opts.id_field, &json_limits) {
             Ok(id) => id,
-            Err(what) => return refuse(store, collection, &mut pending, &mut done, events, lineno, what),
+            Err(what) => {
+                feed.send(&mut pending, events)?;
+                return Err(Stop::Line { line: lineno, what });
+            }
         };
         pending.lines.push(lineno);
         if let Some(earlier) = pending.ids.insert(id.clone(), lineno) {
@@ -165,37 +283,16 @@ pub fn import(
         }
         pending.docs.push((id, doc.to_vec()));
         if pending.docs.len() >= batch {
-            commit(store, collection, &mut pending, &mut done, events)?;
+            feed.send(&mut pending, events)?;
         }
     }
-    commit(store, collection, &mut pending, &mut done, events)?;
-    Ok(done)
+    feed.send(&mut pending, events)
 }
 
-/// A refused line: the lines before it are committed first.
-fn refuse(
-    store: &Store,
-    collection: &str,
-    pending: &mut Pending,
-    done: &mut Committed,
-    events: &mut dyn FnMut(ImportEvent<'_>),
-    line: u64,
-    what: String,
-) -> Result<Committed, ImportError> {
-    commit(store, collection, pending, done, events)?;
-    Err(ImportError::Line { line, what, resume_from: line, committed: *done, source: None })
-}
-
-/// Commits the pending lines. When the store refuses one, nothing of the batch is written: the import goes on
-/// from the batch's first line.
-fn commit(
-    store: &Store,
-    collection: &str,
-    pending: &mut Pending,
-    done: &mut Committed,
-    events: &mut dyn FnMut(ImportEvent<'_>),
-) -> Result<(), ImportError> {
-    let (Some(&first), Some(&last)) = (pending.lines.first(), pending.lines.last()) else { return Ok(()) };
+/// Commits the pending lines; returns how many documents. When the store refuses one, nothing of the batch is
+/// written: the import goes on from the batch's first line.
+fn commit(store: &Store, collection: &str, pending: &mut Pending, done: &mut Committed) -> Result<usize, ImportError> {
+    let (Some(&first), Some(&last)) = (pending.lines.first(), pending.lines.last()) else { return Ok(0) };
     let docs = std::mem::take(&mut pending.docs);
     let lines = std::mem::take(&mut pending.lines);
     pending.ids.clear();
@@ -215,8 +312,7 @@ fn commit(
     })?;
     done.documents += n as u64;
     done.lines = Some((done.lines.map_or(first, |c| c.0), last));
-    events(ImportEvent::Committed(n));
-    Ok(())
+    Ok(n)
 }
 
 /// The id of a document: its `field`, a string or a plain integer. Checks the whole document on the way.
