@@ -125,6 +125,7 @@ impl Inner {
         applied: &'a [Applied],
         infos: &HashMap<u64, CollInfo>,
         target: &Target<'_>,
+        pooled: bool,
     ) -> Result<HashMap<(u64, &'a str), Current<'a>>> {
         use rayon::prelude::*;
         let mut found: HashMap<(u64, &'a str), Current<'a>> = HashMap::with_capacity(applied.len());
@@ -169,15 +170,17 @@ impl Inner {
                 }
             }
         }
-        let answers: Vec<Result<Option<Vec<u8>>>> = self.in_pool(|| {
-            pending
-                .par_iter()
-                .map(|p| {
-                    let ctx = self.ctx(Some(&infos[&p.coll].name));
-                    lookup_runs(&ctx, &p.runs, p.id.as_bytes())
-                })
-                .collect()
-        });
+        let look = |p: &Pending<'_>| {
+            let ctx = self.ctx(Some(&infos[&p.coll].name));
+            lookup_runs(&ctx, &p.runs, p.id.as_bytes())
+        };
+        // The commit leader looks up on its own thread (see `PageCodec::seal_run_here`); replay and reindex,
+        // which nothing else competes with, across the pool.
+        let answers: Vec<Result<Option<Vec<u8>>>> = if pooled {
+            self.in_pool(|| pending.par_iter().map(look).collect())
+        } else {
+            pending.iter().map(look).collect()
+        };
         for (p, a) in pending.iter().zip(answers) {
             if let Some(v) = a? {
                 let e = self.decode_entry(&infos[&p.coll].name, p.id, &v)?;
@@ -193,10 +196,15 @@ impl Inner {
     }
 
     /// Works out the changes `applied` (in log order) make; records of collections that are gone are
-    /// skipped.
-    pub(crate) fn plan_changes(&self, applied: Vec<Applied>, target: &Target<'_>) -> Result<BTreeMap<u64, Changes>> {
+    /// skipped. With `pooled`, the lookups of what the records replace run across the pool.
+    pub(crate) fn plan_changes(
+        &self,
+        applied: Vec<Applied>,
+        target: &Target<'_>,
+        pooled: bool,
+    ) -> Result<BTreeMap<u64, Changes>> {
         let infos = self.infos(&applied, target);
-        let mut current = self.prefetch(&applied, &infos, target)?;
+        let mut current = self.prefetch(&applied, &infos, target, pooled)?;
         let mut out: BTreeMap<u64, Changes> = BTreeMap::new();
         for Applied { loc, rec, hashes, mode } in &applied {
             let coll = rec.coll();

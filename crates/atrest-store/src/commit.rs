@@ -100,7 +100,9 @@ impl Inner {
     fn lead(&self, jobs: Vec<Job>) {
         let slots: Vec<Slot> = jobs.iter().map(|j| j.slot.clone()).collect();
         // On the leader's own thread, never in the pool: `write_jobs` waits for the writer lock, and whoever
-        // holds it may be waiting for the pool (see `Inner::in_pool`). Sealing goes to the pool by itself.
+        // holds it may be waiting for the pool (see `Inner::in_pool`). The leader also seals its pages and looks
+        // up what its records replace on this thread: in the pool they would queue behind the next batch's
+        // document checks, and every writer waits for the leader.
         // A panic must not leave the leader flag set with every later writer waiting for it: it poisons the
         // store instead, and every caller of this commit gets the error.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -283,7 +285,7 @@ impl Inner {
     /// Applies durable records (in log order) to the live collections: looks up what each replaces, then
     /// changes the buffers under the state lock, briefly.
     pub(crate) fn apply_batch(&self, applied: Vec<Applied>, seg_keys: &[(u64, u32)], written: u64) -> Result<()> {
-        let changes = self.plan_changes(applied, &crate::apply::Target::Live)?;
+        let changes = self.plan_changes(applied, &crate::apply::Target::Live, false)?;
         let mut state = self.write_state();
         for &(seg, key) in seg_keys {
             state.seg_keys.entry(seg).or_default().insert(key);

@@ -372,7 +372,7 @@ impl Inner {
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
-        self.plan_changes(applied, target)
+        self.plan_changes(applied, target, true)
     }
 
     /// The facts of every live collection.

@@ -54,7 +54,7 @@ impl LogWriter {
         for run in batch.runs.clone() {
             let range = run.first * page..(run.first + run.count) * page;
             let first = self.next_page + run.first as u64;
-            keys.push(codec.seal_run(run.scope, self.seg, first, &mut batch.buf.as_mut_slice()[range])?);
+            keys.push(codec.seal_run_here(run.scope, self.seg, first, &mut batch.buf.as_mut_slice()[range])?);
         }
         let name = seg_name(self.seg);
         let io = StoreError::io("writing segment", storage.describe(&name));
