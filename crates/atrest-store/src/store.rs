@@ -177,28 +177,15 @@ impl std::fmt::Debug for Store {
 pub type Document = (String, Vec<u8>);
 
 impl Store {
-    /// Wraps opened machinery and starts the background merger and checkpointer.
+    /// Wraps opened machinery and starts the background merger, checkpointer and (with rollback protection)
+    /// record keeper. A thread that cannot start stops those already started (the store is dropped).
     pub(crate) fn start(inner: Inner) -> Result<Store> {
-        let inner = Arc::new(inner);
-        let worker = inner.clone();
-        let merger = std::thread::Builder::new()
-            .name("atrest-merge".into())
-            .spawn(move || worker.merge_loop())
-            .map_err(|e| StoreError::Io { op: "starting", file: "the background merger".into(), source: e })?;
-        let mut store = Store { inner, merger: Some(merger), checkpointer: None, anchorer: None };
-        let worker = store.inner.clone();
-        let checkpointer = std::thread::Builder::new()
-            .name("atrest-checkpoint".into())
-            .spawn(move || worker.checkpoint_loop())
-            .map_err(|e| StoreError::Io { op: "starting", file: "the background checkpointer".into(), source: e })?;
-        store.checkpointer = Some(checkpointer);
+        let mut store = Store { inner: Arc::new(inner), merger: None, checkpointer: None, anchorer: None };
+        store.merger = Some(spawn(&store.inner, "atrest-merge", "the background merger", Inner::merge_loop)?);
+        store.checkpointer =
+            Some(spawn(&store.inner, "atrest-checkpoint", "the background checkpointer", Inner::checkpoint_loop)?);
         if store.inner.anchor.enabled() {
-            let worker = store.inner.clone();
-            let anchorer = std::thread::Builder::new()
-                .name("atrest-anchor".into())
-                .spawn(move || worker.anchor_loop())
-                .map_err(|e| StoreError::Io { op: "starting", file: "the record keeper".into(), source: e })?;
-            store.anchorer = Some(anchorer);
+            store.anchorer = Some(spawn(&store.inner, "atrest-anchor", "the record keeper", Inner::anchor_loop)?);
         }
         Ok(store)
     }
@@ -353,4 +340,15 @@ impl Inner {
         self.wake.0.lock().unwrap_or_else(|p| p.into_inner()).work = true;
         self.wake.1.notify_all();
     }
+}
+
+/// Starts a background thread named `name` running `body` on the store's machinery; `what` names it in the
+/// error if it cannot start.
+fn spawn(inner: &Arc<Inner>, name: &str, what: &str, body: fn(&Inner)) -> Result<std::thread::JoinHandle<()>> {
+    let worker = inner.clone();
+    std::thread::Builder::new().name(name.into()).spawn(move || body(&worker)).map_err(|e| StoreError::Io {
+        op: "starting",
+        file: what.into(),
+        source: e,
+    })
 }
